@@ -1,0 +1,198 @@
+//! What the origin shield receives, and what the client gets back.
+//!
+//! The gateway is the first hop it trusts: client-sent `X-Forwarded-*` and `Forwarded` are
+//! dropped and rewritten from what the platform says about the connection; hop-by-hop headers
+//! (RFC 9110 §7.6.1, plus any named in `Connection`) are removed in both directions; `Via`, a
+//! request id and a W3C `traceparent` are set. Pure functions over header maps: no I/O here.
+
+pub mod trace;
+
+use std::net::IpAddr;
+
+use http::header::{CONNECTION, HeaderName, TE, TRAILER, TRANSFER_ENCODING, UPGRADE, VIA};
+use http::{HeaderMap, HeaderValue, Uri};
+
+use crate::config::{PathEdit, Region, TemplatePart};
+pub use trace::Trace;
+
+/// The request id header, set on the upstream request and on every response.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// The region that served the response.
+pub const EDGE_REGION: HeaderName = HeaderName::from_static("x-edge-region");
+/// The route that served the response.
+pub const EDGE_ROUTE: HeaderName = HeaderName::from_static("x-edge-route");
+/// How this gateway names itself in `Via`.
+pub const VIA_PSEUDONYM: &str = "edge-gateway";
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+const FORWARDED: HeaderName = HeaderName::from_static("forwarded");
+
+/// Hop-by-hop headers, always removed (RFC 9110 §7.6.1 and their common non-standard kin).
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Facts about the client connection, from the platform, never from client headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardFacts<'a> {
+    /// The client's address, when the platform knows it.
+    pub client_ip: Option<IpAddr>,
+    /// `http` or `https`, as the client connected.
+    pub proto: &'a str,
+    /// The host the client asked for.
+    pub host: &'a str,
+    /// The request id.
+    pub request_id: &'a str,
+    /// The trace context to send upstream.
+    pub trace: &'a Trace,
+}
+
+/// Removes hop-by-hop headers, including those the `Connection` header names.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+    debug_assert!(!headers.contains_key(TE) && !headers.contains_key(TRAILER));
+    debug_assert!(!headers.contains_key(TRANSFER_ENCODING) && !headers.contains_key(UPGRADE));
+}
+
+/// The headers sent to the shield for a client request.
+pub fn upstream_headers(incoming: &HeaderMap, facts: &ForwardFacts<'_>) -> HeaderMap {
+    let mut headers = incoming.clone();
+    strip_hop_by_hop(&mut headers);
+    for name in [
+        X_FORWARDED_FOR,
+        X_FORWARDED_PROTO,
+        X_FORWARDED_HOST,
+        X_REAL_IP,
+        FORWARDED,
+    ] {
+        headers.remove(name);
+    }
+    headers.remove(http::header::HOST);
+    let proto = HeaderValue::from_str(facts.proto).unwrap_or(HeaderValue::from_static("https"));
+    headers.insert(X_FORWARDED_PROTO, proto);
+    if let Ok(host) = HeaderValue::from_str(facts.host) {
+        headers.insert(X_FORWARDED_HOST, host);
+    }
+    if let Some(ip) = facts.client_ip {
+        headers.insert(X_FORWARDED_FOR, header_value(&ip.to_string()));
+    }
+    headers.insert(FORWARDED, header_value(&forwarded_element(facts)));
+    append_via(&mut headers);
+    if let Ok(id) = HeaderValue::from_str(facts.request_id) {
+        headers.insert(REQUEST_ID, id);
+    }
+    facts.trace.write_to(&mut headers);
+    headers
+}
+
+/// Cleans a shield response for the client and labels it.
+pub fn client_headers(headers: &mut HeaderMap, request_id: &str, region: &str, route: &str) {
+    strip_hop_by_hop(headers);
+    append_via(headers);
+    if let Ok(id) = HeaderValue::from_str(request_id) {
+        headers.insert(REQUEST_ID, id);
+    }
+    if let Ok(region) = HeaderValue::from_str(region) {
+        headers.insert(EDGE_REGION, region);
+    }
+    if let Ok(route) = HeaderValue::from_str(route) {
+        headers.insert(EDGE_ROUTE, route);
+    }
+}
+
+/// True when a `Via` header already names this gateway: the request is looping.
+pub fn is_loop(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(VIA)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|hop| hop.split_whitespace().nth(1) == Some(VIA_PSEUDONYM))
+}
+
+fn append_via(headers: &mut HeaderMap) {
+    headers.append(VIA, HeaderValue::from_static("1.1 edge-gateway"));
+}
+
+/// The RFC 7239 element for this hop: `for=...;proto=...;host=...`.
+fn forwarded_element(facts: &ForwardFacts<'_>) -> String {
+    let node = match facts.client_ip {
+        Some(IpAddr::V4(ip)) => ip.to_string(),
+        Some(IpAddr::V6(ip)) => format!("\"[{ip}]\""),
+        None => "unknown".to_owned(),
+    };
+    let host = if facts.host.bytes().all(is_token_byte) {
+        facts.host.to_owned()
+    } else {
+        format!("\"{}\"", facts.host.replace(['"', '\\'], ""))
+    };
+    format!("for={node};proto={};host={host}", facts.proto)
+}
+
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+fn header_value(text: &str) -> HeaderValue {
+    HeaderValue::from_str(text).unwrap_or(HeaderValue::from_static("unknown"))
+}
+
+/// The path to send upstream after the route's edit. `params` are the raw matched parameters.
+pub fn edit_path(edit: &PathEdit, path: &str, params: &[(String, String)]) -> String {
+    match edit {
+        PathEdit::Keep => path.to_owned(),
+        PathEdit::StripPrefix(prefix) => match path.strip_prefix(prefix.as_str()) {
+            Some(rest) if rest.starts_with('/') => rest.to_owned(),
+            Some(rest) => format!("/{rest}"),
+            None => path.to_owned(),
+        },
+        PathEdit::Rewrite(parts) => {
+            let mut out = String::new();
+            for part in parts {
+                match part {
+                    TemplatePart::Literal(text) => out.push_str(text),
+                    TemplatePart::Param(name) => {
+                        let value = params
+                            .iter()
+                            .find(|(k, _)| k == name)
+                            .map(|(_, v)| v.as_str());
+                        out.push_str(value.unwrap_or_default());
+                    }
+                }
+            }
+            out
+        }
+    }
+}
+
+/// The absolute URI of the request at `region`'s shield.
+pub fn upstream_uri(region: &Region, path: &str, query: Option<&str>) -> Result<Uri, http::Error> {
+    let target = match query {
+        Some(query) => format!("{}{path}?{query}", region.shield),
+        None => format!("{}{path}", region.shield),
+    };
+    Ok(Uri::try_from(target)?)
+}

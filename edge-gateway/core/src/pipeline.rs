@@ -1,0 +1,225 @@
+//! The request pipeline: one function that reads top to bottom.
+//!
+//! ```text
+//! config → limits → route → authenticate → rate-limit → choose regions → forward (failover)
+//! ```
+//!
+//! Each stage is a pure decision from its own module; this file only calls them in order and
+//! does the I/O they ask for through the [`Ports`]. Any refusal or failure becomes a problem
+//! response in [`crate::problem::respond`]; a response from a shield is passed through with its
+//! body still streaming.
+
+use std::net::IpAddr;
+
+use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
+use http::request::Parts;
+use http::{Method, Request, Response, StatusCode};
+
+use crate::body::Body;
+use crate::config::{Config, Route};
+use crate::error::GatewayError;
+use crate::forward::{self, ForwardFacts, Trace};
+use crate::geo::{self, GeoPoint};
+use crate::limits;
+use crate::live::LiveConfig;
+use crate::ports::{Level, Log, Ports, Upstream, UpstreamError};
+use crate::problem;
+use crate::routing::RouteMatch;
+use crate::stages;
+
+/// What the platform knows about the client, never taken from client-sent headers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClientInfo {
+    /// The client's address.
+    pub ip: Option<IpAddr>,
+    /// Where the client is, when the platform knows (Workers' `request.cf`).
+    pub location: Option<GeoPoint>,
+}
+
+/// The gateway of one instance: its live config and the pipeline.
+#[derive(Debug, Default)]
+pub struct Gateway {
+    live: LiveConfig,
+}
+
+/// Ids that follow one request through the gateway.
+struct RequestIds {
+    request_id: String,
+    trace: Trace,
+}
+
+/// A route matched for a request, with its path parameters.
+struct Matched<'c> {
+    route: &'c Route,
+    params: Vec<(String, String)>,
+}
+
+impl Gateway {
+    /// A gateway that has not loaded any config yet.
+    pub fn new() -> Gateway {
+        Gateway::default()
+    }
+
+    /// The version of the routes document in use, if any.
+    pub fn config_version(&self) -> Option<String> {
+        self.live.version()
+    }
+
+    /// Serves one request. Never fails: refusals and errors become problem responses.
+    pub async fn handle<P: Ports>(
+        &self,
+        ports: &P,
+        request: Request<Body<P::Stream>>,
+        client: &ClientInfo,
+    ) -> Response<Body<P::Stream>> {
+        let trace = Trace::start(request.headers(), ports.entropy());
+        let ids = RequestIds {
+            request_id: forward::trace::request_id(request.headers(), &trace),
+            trace,
+        };
+        match self.serve(ports, request, client, &ids).await {
+            Ok(response) => response,
+            Err(error) => {
+                let level = if error.status().is_server_error() {
+                    Level::Error
+                } else {
+                    Level::Info
+                };
+                ports.log().log(
+                    level,
+                    &format!("request {} refused: {error}", ids.request_id),
+                );
+                problem::respond(&error, &ids.request_id)
+            }
+        }
+    }
+
+    async fn serve<P: Ports>(
+        &self,
+        ports: &P,
+        request: Request<Body<P::Stream>>,
+        client: &ClientInfo,
+        ids: &RequestIds,
+    ) -> Result<Response<Body<P::Stream>>, GatewayError> {
+        let config = self.live.current(ports).await?;
+        let (head, body) = request.into_parts();
+        limits::check(&head, &config.settings)?;
+        let matched = route(&config, &head)?;
+        let identity = stages::authenticate(matched.route, &head)?;
+        stages::rate_limit(matched.route, &identity)?;
+        let pool = &config.pools[matched.route.pool];
+        let regions = geo::candidate_regions(pool, &config.regions, client.location);
+        forward_with_failover(ports, &config, &matched, head, body, &regions, client, ids).await
+    }
+}
+
+fn route<'c>(config: &'c Config, head: &Parts) -> Result<Matched<'c>, GatewayError> {
+    let host = limits::host(head).unwrap_or_default();
+    match config
+        .router
+        .lookup(&config.routes, host, &head.method, head.uri.path())
+    {
+        RouteMatch::Found { route, params } => Ok(Matched {
+            route: &config.routes[route],
+            params,
+        }),
+        RouteMatch::MethodNotAllowed { allow } => Err(GatewayError::MethodNotAllowed { allow }),
+        RouteMatch::NotFound => Err(GatewayError::RouteNotFound),
+    }
+}
+
+/// Sends the request to each candidate region in turn until one answers usefully.
+///
+/// A request is sent to another region only when its body is empty (it can be replayed) and
+/// either nothing reached the failed region (connect error) or the method is idempotent and the
+/// region timed out or answered 502/503/504.
+#[allow(clippy::too_many_arguments)]
+async fn forward_with_failover<P: Ports>(
+    ports: &P,
+    config: &Config,
+    matched: &Matched<'_>,
+    head: Parts,
+    body: Body<P::Stream>,
+    regions: &[usize],
+    client: &ClientInfo,
+    ids: &RequestIds,
+) -> Result<Response<Body<P::Stream>>, GatewayError> {
+    let host = limits::host(&head).unwrap_or_default().to_owned();
+    let proto = head.uri.scheme_str().unwrap_or("https").to_owned();
+    let facts = ForwardFacts {
+        client_ip: client.ip,
+        proto: &proto,
+        host: &host,
+        request_id: &ids.request_id,
+        trace: &ids.trace,
+    };
+    let mut headers = forward::upstream_headers(&head.headers, &facts);
+    let path = forward::edit_path(&matched.route.path_edit, head.uri.path(), &matched.params);
+    let replayable = body.is_empty();
+    if replayable {
+        headers.remove(CONTENT_LENGTH);
+        headers.remove(TRANSFER_ENCODING);
+    }
+    let mut body = Some(body);
+    let mut last_error = GatewayError::UpstreamConnect("no region to try".into());
+    for (attempt, &index) in regions.iter().enumerate() {
+        let region = &config.regions[index];
+        let uri = forward::upstream_uri(region, &path, head.uri.query())
+            .map_err(|e| GatewayError::BadRequest(format!("cannot build upstream URL: {e}")))?;
+        let mut request = Request::new(body.take().unwrap_or(Body::Empty));
+        *request.method_mut() = head.method.clone();
+        *request.uri_mut() = uri;
+        *request.headers_mut() = headers.clone();
+        let last = attempt + 1 == regions.len();
+        let outcome = ports.upstream().send(request, matched.route.timeouts).await;
+        let error = match outcome {
+            Ok(response) if last || !retry_status(response.status(), &head.method) => {
+                let (mut parts, body) = response.into_parts();
+                forward::client_headers(
+                    &mut parts.headers,
+                    &ids.request_id,
+                    &region.name,
+                    &matched.route.id,
+                );
+                return Ok(Response::from_parts(parts, body));
+            }
+            Ok(response) => GatewayError::UpstreamProtocol(format!("status {}", response.status())),
+            Err(error) => upstream_error(error),
+        };
+        ports.log().log(
+            Level::Warn,
+            &format!(
+                "request {}: region {} failed (attempt {}): {error}",
+                ids.request_id,
+                region.name,
+                attempt + 1
+            ),
+        );
+        let may_retry = replayable && (error.retryable() || idempotent(&head.method));
+        last_error = error;
+        if !may_retry {
+            break;
+        }
+    }
+    Err(last_error)
+}
+
+fn upstream_error(error: UpstreamError) -> GatewayError {
+    match error {
+        UpstreamError::Connect(reason) => GatewayError::UpstreamConnect(reason),
+        UpstreamError::Timeout(after) => GatewayError::UpstreamTimeout(after),
+        UpstreamError::Protocol(reason) => GatewayError::UpstreamProtocol(reason),
+    }
+}
+
+/// Statuses that mean "this region failed", worth another region for idempotent methods.
+fn retry_status(status: StatusCode, method: &Method) -> bool {
+    matches!(status.as_u16(), 502..=504) && idempotent(method)
+}
+
+fn idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE
+    )
+}

@@ -1,0 +1,117 @@
+//! The ports: one narrow trait per I/O seam.
+//!
+//! The core decides; adapters act. Each trait here is implemented once per platform (Workers,
+//! Spin) and once in memory ([`crate::testing`]). None of them is `Send`: both edge runtimes run
+//! one request per single-threaded isolate or instance.
+#![allow(async_fn_in_trait)] // single-threaded wasm: no `Send` bound wanted on these futures
+
+use std::time::Duration;
+
+use crate::body::Body;
+
+/// Milliseconds since the Unix epoch, as read from a [`Clock`].
+pub type UnixMillis = u64;
+
+/// Reads of the key-value store that holds the routes (Workers KV, Spin key-value).
+pub trait KeyValue {
+    /// The value under `key`, or `None` when the key does not exist.
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError>;
+}
+
+/// A key-value read that failed for a reason other than a missing key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("key-value store: {0}")]
+pub struct KvError(pub String);
+
+/// The only source of time for the core.
+pub trait Clock {
+    /// Now, in milliseconds since the Unix epoch.
+    fn now(&self) -> UnixMillis;
+}
+
+/// The only source of randomness for the core (request ids, trace ids).
+pub trait Entropy {
+    /// Fills `buf` with random bytes.
+    fn fill(&self, buf: &mut [u8]);
+}
+
+/// Severity of a log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// Routine facts (config version switched).
+    Info,
+    /// Degraded but serving (kept the last-known-good config).
+    Warn,
+    /// A request failed on the gateway's side.
+    Error,
+}
+
+/// Where the core's log lines go (console on Workers, stderr on Spin).
+pub trait Log {
+    /// Writes one line.
+    fn log(&self, level: Level, message: &str);
+}
+
+/// Time limits for one upstream attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Until the connection to the shield is open.
+    pub connect: Duration,
+    /// Until the response head has arrived, counted from the start of the attempt.
+    pub response: Duration,
+}
+
+/// Sends a request to an origin shield.
+pub trait Upstream {
+    /// The platform's streaming body type.
+    type Stream;
+
+    /// Sends `request` and returns the response head with its body still streaming.
+    async fn send(
+        &self,
+        request: http::Request<Body<Self::Stream>>,
+        timeouts: Timeouts,
+    ) -> Result<http::Response<Body<Self::Stream>>, UpstreamError>;
+}
+
+/// Why an upstream attempt produced no response.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UpstreamError {
+    /// The shield could not be reached (refused, DNS, TLS): nothing was sent, a retry is safe.
+    #[error("connect failed: {0}")]
+    Connect(String),
+    /// No response head within the time limit: the request may have been processed.
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    /// The shield answered with something that is not HTTP, or the platform refused the request.
+    #[error("protocol error: {0}")]
+    Protocol(String),
+}
+
+/// Everything the pipeline needs from its platform, bundled.
+pub trait Ports {
+    /// The platform's streaming body type.
+    type Stream;
+    /// Key-value store with the routes.
+    type Kv: KeyValue;
+    /// Outbound HTTP to the shields.
+    type Upstream: Upstream<Stream = Self::Stream>;
+    /// Time.
+    type Clock: Clock;
+    /// Randomness.
+    type Entropy: Entropy;
+    /// Logging.
+    type Log: Log;
+
+    /// The routes store.
+    fn kv(&self) -> &Self::Kv;
+    /// Outbound HTTP.
+    fn upstream(&self) -> &Self::Upstream;
+    /// Time.
+    fn clock(&self) -> &Self::Clock;
+    /// Randomness.
+    fn entropy(&self) -> &Self::Entropy;
+    /// Logging.
+    fn log(&self) -> &Self::Log;
+}

@@ -1,0 +1,72 @@
+//! Refusals as `application/problem+json` (RFC 9457), built in one place.
+//!
+//! Every response the gateway makes itself comes from [`respond`], so status, content type,
+//! `Allow` and the request id are always consistent. Details of internal and upstream failures
+//! never reach the body.
+
+use bytes::Bytes;
+use http::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE};
+use http::{HeaderValue, Response};
+use serde::Serialize;
+
+use crate::body::Body;
+use crate::error::GatewayError;
+use crate::forward::REQUEST_ID;
+
+/// Media type of problem details.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// The JSON body of a problem response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Problem {
+    /// A URI naming the problem type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Short, human-readable summary of the type.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// What happened to this request.
+    pub detail: String,
+    /// The request id, for support.
+    pub request_id: String,
+}
+
+impl Problem {
+    /// The problem for `error`.
+    pub fn from_error(error: &GatewayError, request_id: &str) -> Problem {
+        let status = error.status();
+        Problem {
+            kind: format!("urn:edge-gateway:problem:{}", error.kind()),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail: error.public_detail(),
+            request_id: request_id.to_owned(),
+        }
+    }
+}
+
+/// The response for `error`: problem JSON, `Allow` on 405, never cached.
+pub fn respond<S>(error: &GatewayError, request_id: &str) -> Response<Body<S>> {
+    let problem = Problem::from_error(error, request_id);
+    let json = serde_json::to_vec(&problem).unwrap_or_default();
+    let mut response = Response::new(Body::Bytes(Bytes::from(json)));
+    *response.status_mut() = error.status();
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(id) = HeaderValue::from_str(request_id) {
+        headers.insert(REQUEST_ID, id);
+    }
+    if let GatewayError::MethodNotAllowed { allow } = error {
+        let list = allow
+            .iter()
+            .map(|m| m.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        if let Ok(value) = HeaderValue::from_str(&list) {
+            headers.insert(ALLOW, value);
+        }
+    }
+    response
+}

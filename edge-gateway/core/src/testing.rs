@@ -1,0 +1,223 @@
+//! In-memory fakes of every port, for tests here and in other crates (feature `testing`).
+//!
+//! [`FakePorts`] bundles them: a map for KV, a scripted upstream that records what it was sent,
+//! a clock you move by hand, counting entropy and a log you can read back.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use http::{Request, Response};
+
+use crate::body::Body;
+use crate::ports::{
+    Clock, Entropy, KeyValue, KvError, Level, Log, Ports, Timeouts, UnixMillis, Upstream,
+    UpstreamError,
+};
+
+/// A key-value store in memory. `fail` makes every read fail.
+#[derive(Debug, Default)]
+pub struct MemoryKv {
+    values: RefCell<HashMap<String, Vec<u8>>>,
+    /// When set, reads fail with this message.
+    pub fail: RefCell<Option<String>>,
+    reads: Cell<usize>,
+}
+
+impl MemoryKv {
+    /// Stores `value` under `key`.
+    pub fn put(&self, key: &str, value: impl Into<Vec<u8>>) {
+        self.values
+            .borrow_mut()
+            .insert(key.to_owned(), value.into());
+    }
+
+    /// Removes `key`.
+    pub fn delete(&self, key: &str) {
+        self.values.borrow_mut().remove(key);
+    }
+
+    /// How many reads were made.
+    pub fn reads(&self) -> usize {
+        self.reads.get()
+    }
+}
+
+impl KeyValue for MemoryKv {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        self.reads.set(self.reads.get() + 1);
+        if let Some(message) = self.fail.borrow().clone() {
+            return Err(KvError(message));
+        }
+        Ok(self.values.borrow().get(key).cloned())
+    }
+}
+
+/// A clock that moves only when told.
+#[derive(Debug, Default)]
+pub struct ManualClock(Cell<UnixMillis>);
+
+impl ManualClock {
+    /// Moves the clock forward.
+    pub fn advance(&self, millis: u64) {
+        self.0.set(self.0.get() + millis);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> UnixMillis {
+        self.0.get()
+    }
+}
+
+/// Entropy that counts up: predictable ids in tests.
+#[derive(Debug, Default)]
+pub struct CountingEntropy(Cell<u8>);
+
+impl Entropy for CountingEntropy {
+    fn fill(&self, buf: &mut [u8]) {
+        for byte in buf {
+            self.0.set(self.0.get().wrapping_add(1));
+            *byte = self.0.get();
+        }
+    }
+}
+
+/// A log that keeps its lines.
+#[derive(Debug, Default)]
+pub struct MemoryLog(RefCell<Vec<(Level, String)>>);
+
+impl MemoryLog {
+    /// Every line so far.
+    pub fn lines(&self) -> Vec<(Level, String)> {
+        self.0.borrow().clone()
+    }
+
+    /// True when a line at `level` contains `text`.
+    pub fn contains(&self, level: Level, text: &str) -> bool {
+        self.0
+            .borrow()
+            .iter()
+            .any(|(l, line)| *l == level && line.contains(text))
+    }
+}
+
+impl Log for MemoryLog {
+    fn log(&self, level: Level, message: &str) {
+        self.0.borrow_mut().push((level, message.to_owned()));
+    }
+}
+
+/// The body stream type of the fakes: plain bytes.
+pub type FakeStream = Bytes;
+
+/// What the scripted upstream answers.
+pub type Script =
+    Box<dyn Fn(&Request<Body<FakeStream>>) -> Result<Response<Body<FakeStream>>, UpstreamError>>;
+
+/// An upstream that answers from a script and records every request it was sent.
+pub struct FakeUpstream {
+    script: RefCell<Script>,
+    sent: RefCell<Vec<(Request<Body<FakeStream>>, Timeouts)>>,
+}
+
+impl Default for FakeUpstream {
+    fn default() -> Self {
+        FakeUpstream {
+            script: RefCell::new(Box::new(|_| Ok(ok_response("origin")))),
+            sent: RefCell::default(),
+        }
+    }
+}
+
+impl std::fmt::Debug for FakeUpstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeUpstream")
+            .field("sent", &self.sent.borrow().len())
+            .finish()
+    }
+}
+
+impl FakeUpstream {
+    /// Replaces the script.
+    pub fn answer(
+        &self,
+        script: impl Fn(&Request<Body<FakeStream>>) -> Result<Response<Body<FakeStream>>, UpstreamError>
+        + 'static,
+    ) {
+        *self.script.borrow_mut() = Box::new(script);
+    }
+
+    /// The requests sent so far, with their time limits.
+    pub fn sent(&self) -> std::cell::Ref<'_, Vec<(Request<Body<FakeStream>>, Timeouts)>> {
+        self.sent.borrow()
+    }
+}
+
+/// A 200 response with a text body.
+pub fn ok_response(text: &'static str) -> Response<Body<FakeStream>> {
+    Response::new(Body::Stream(Bytes::from_static(text.as_bytes())))
+}
+
+impl Upstream for FakeUpstream {
+    type Stream = FakeStream;
+
+    async fn send(
+        &self,
+        request: Request<Body<FakeStream>>,
+        timeouts: Timeouts,
+    ) -> Result<Response<Body<FakeStream>>, UpstreamError> {
+        let answer = (self.script.borrow())(&request);
+        self.sent.borrow_mut().push((request, timeouts));
+        answer
+    }
+}
+
+/// All fakes together.
+#[derive(Debug, Default)]
+pub struct FakePorts {
+    /// KV.
+    pub kv: MemoryKv,
+    /// Upstream.
+    pub upstream: FakeUpstream,
+    /// Clock.
+    pub clock: ManualClock,
+    /// Entropy.
+    pub entropy: CountingEntropy,
+    /// Log.
+    pub log: MemoryLog,
+}
+
+impl FakePorts {
+    /// Publishes `document` as version `id` and makes it current, as `gatewayctl` does.
+    pub fn publish(&self, id: &str, document: &str) {
+        self.kv
+            .put(&crate::live::version_key(id), document.as_bytes());
+        self.kv.put(crate::live::CURRENT_KEY, id.as_bytes());
+    }
+}
+
+impl Ports for FakePorts {
+    type Stream = FakeStream;
+    type Kv = MemoryKv;
+    type Upstream = FakeUpstream;
+    type Clock = ManualClock;
+    type Entropy = CountingEntropy;
+    type Log = MemoryLog;
+
+    fn kv(&self) -> &MemoryKv {
+        &self.kv
+    }
+    fn upstream(&self) -> &FakeUpstream {
+        &self.upstream
+    }
+    fn clock(&self) -> &ManualClock {
+        &self.clock
+    }
+    fn entropy(&self) -> &CountingEntropy {
+        &self.entropy
+    }
+    fn log(&self) -> &MemoryLog {
+        &self.log
+    }
+}
