@@ -1,0 +1,89 @@
+//! Conversions between the runtime's `Request`/`Response` and the core's `http` types.
+//!
+//! Only heads are converted; bodies move as `ReadableStream` handles.
+
+use edge_gateway_core::geo::GeoPoint;
+use edge_gateway_core::problem::respond;
+use edge_gateway_core::{Body, ClientInfo, GatewayError};
+use worker::js_sys::{Reflect, Uint8Array};
+use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::{Headers, web_sys};
+
+type Stream = web_sys::ReadableStream;
+
+/// The core's view of an incoming request, and what Cloudflare says about its client.
+pub(crate) fn incoming(request: &web_sys::Request) -> Result<(http::Request<Body<Stream>>, ClientInfo), String> {
+    let headers: http::HeaderMap = (&Headers(request.headers())).into();
+    let client = ClientInfo {
+        ip: headers.get("cf-connecting-ip").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()),
+        location: location(request),
+    };
+    let body = request.body().map_or(Body::Empty, Body::Stream);
+    let mut converted = http::Request::builder()
+        .method(request.method().as_str())
+        .uri(request.url())
+        .body(body)
+        .map_err(|e| e.to_string())?;
+    *converted.headers_mut() = headers;
+    Ok((converted, client))
+}
+
+/// `request.cf.latitude` / `longitude`, when present and numeric.
+fn location(request: &web_sys::Request) -> Option<GeoPoint> {
+    let cf = Reflect::get(request, &JsValue::from_str("cf")).ok().filter(|cf| cf.is_object())?;
+    let number = |field: &str| {
+        let value = Reflect::get(&cf, &JsValue::from_str(field)).ok()?;
+        value.as_string().and_then(|s| s.parse::<f64>().ok()).or_else(|| value.as_f64())
+    };
+    let (lat, lon) = (number("latitude")?, number("longitude")?);
+    ((-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon)).then_some(GeoPoint { lat, lon })
+}
+
+/// A 400 problem for a request the runtime handed over but `http` cannot represent.
+pub(crate) fn bad_request(reason: &str) -> http::Response<Body<Stream>> {
+    respond(&GatewayError::BadRequest(reason.to_owned()), "-")
+}
+
+/// The runtime request for an upstream attempt.
+pub(crate) fn to_fetch_request(
+    request: http::Request<Body<Stream>>,
+    signal: &web_sys::AbortSignal,
+) -> Result<web_sys::Request, JsValue> {
+    let (head, body) = request.into_parts();
+    let init = web_sys::RequestInit::new();
+    init.set_method(head.method.as_str());
+    init.set_headers(Headers::from(&head.headers).as_ref());
+    init.set_redirect(web_sys::RequestRedirect::Manual);
+    init.set_signal(Some(signal));
+    if let Some(body) = body_value(body) {
+        init.set_body(&body);
+    }
+    web_sys::Request::new_with_str_and_init(&head.uri.to_string(), &init)
+}
+
+/// The core's view of an upstream response: its head, and its body still streaming.
+pub(crate) fn from_fetch_response(response: &web_sys::Response) -> Result<http::Response<Body<Stream>>, http::Error> {
+    let body = response.body().map_or(Body::Empty, Body::Stream);
+    let mut converted = http::Response::builder().status(response.status()).body(body)?;
+    *converted.headers_mut() = (&Headers(response.headers())).into();
+    Ok(converted)
+}
+
+/// The runtime response for the client.
+pub(crate) fn outgoing(response: http::Response<Body<Stream>>) -> worker::Result<web_sys::Response> {
+    let (head, body) = response.into_parts();
+    let init = web_sys::ResponseInit::new();
+    init.set_status(head.status.as_u16());
+    init.set_headers(Headers::from(&head.headers).as_ref());
+    let body = body_value(body);
+    Ok(web_sys::Response::new_with_opt_buffer_source_and_init(body.as_ref().map(|b| b.unchecked_ref()), &init)
+        .or_else(|_| web_sys::Response::new_with_opt_readable_stream_and_init(body.as_ref().map(|b| b.unchecked_ref()), &init))?)
+}
+
+fn body_value(body: Body<Stream>) -> Option<JsValue> {
+    match body {
+        Body::Empty => None,
+        Body::Bytes(bytes) => Some(Uint8Array::from(bytes.as_ref()).into()),
+        Body::Stream(stream) => Some(stream.into()),
+    }
+}

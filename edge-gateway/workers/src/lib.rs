@@ -1,0 +1,47 @@
+//! Cloudflare Workers adapter: runs the core pipeline inside workerd.
+//!
+//! This is the only crate that names `worker`. It turns the runtime's `Request` into the core's
+//! `http::Request` without touching the body stream, implements the core's ports over Workers
+//! facilities (KV binding `ROUTES`, `fetch`, `Date.now`, `crypto.getRandomValues`, `console`),
+//! and turns the core's response back into a runtime `Response`. Bodies stay JavaScript
+//! `ReadableStream`s end to end: they never cross into wasm memory.
+//!
+//! One [`Gateway`] lives per isolate, so the parsed routes are shared by every request the
+//! isolate serves until their TTL runs out.
+#![deny(missing_docs)]
+
+mod convert;
+mod ports;
+
+use std::rc::Rc;
+
+use edge_gateway_core::Gateway;
+use worker::{Context, Env, event, web_sys};
+
+use crate::ports::WorkersPorts;
+
+thread_local! {
+    /// The isolate's gateway: its parsed config outlives a single request.
+    static GATEWAY: Rc<Gateway> = Rc::new(Gateway::new());
+}
+
+/// The `fetch` handler: every request the Worker receives.
+#[event(fetch)]
+async fn fetch(request: web_sys::Request, env: Env, _ctx: Context) -> worker::Result<web_sys::Response> {
+    let ports = WorkersPorts::new(env);
+    let gateway = GATEWAY.with(Rc::clone);
+    let (request, client) = match convert::incoming(&request) {
+        Ok(converted) => converted,
+        Err(error) => return convert::outgoing(convert::bad_request(&error)),
+    };
+    let response = gateway.handle(&ports, request, &client).await;
+    convert::outgoing(response)
+}
+
+/// Logs panics to the console before worker-build's shim resets the instance.
+#[event(start)]
+fn start() {
+    std::panic::set_hook(Box::new(|info| {
+        worker::console_error!("panic: {info}");
+    }));
+}

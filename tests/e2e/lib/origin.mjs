@@ -1,0 +1,66 @@
+// The demo origin: echoes what it received as JSON, so tests can assert what crossed the edge
+// and the shield. Also: `/slow?ms=N` answers after N ms, `/status/N` answers with status N,
+// `/bytes/N` streams N bytes. Counts requests per path.
+import http from "node:http";
+
+export function startOrigin({ port = 0, name = "origin" } = {}) {
+  const counts = new Map();
+  const server = http.createServer(async (req, res) => {
+    const url = new URL(req.url, "http://origin");
+    counts.set(url.pathname, (counts.get(url.pathname) ?? 0) + 1);
+    let received = 0;
+    const hash = await new Promise((resolve) => {
+      let sum = 0;
+      req.on("data", (chunk) => {
+        received += chunk.length;
+        for (const b of chunk) sum = (sum + b) % 65521;
+      });
+      req.on("end", () => resolve(sum));
+    });
+    if (url.pathname.startsWith("/slow")) {
+      await new Promise((r) => setTimeout(r, Number(url.searchParams.get("ms") ?? 1000)));
+    }
+    const status = url.pathname.match(/^\/status\/(\d{3})$/);
+    if (status) {
+      res.writeHead(Number(status[1]), { "content-type": "text/plain" });
+      return res.end(`status ${status[1]}`);
+    }
+    const bytes = url.pathname.match(/^\/bytes\/(\d+)$/);
+    if (bytes) {
+      res.writeHead(200, { "content-type": "application/octet-stream", "x-origin": name });
+      return res.end(Buffer.alloc(Number(bytes[1]), 120));
+    }
+    res.writeHead(200, {
+      "content-type": "application/json",
+      "x-origin": name,
+      connection: "keep-alive, x-origin-hop",
+      "x-origin-hop": "must-not-reach-the-client",
+    });
+    res.end(
+      JSON.stringify({
+        origin: name,
+        method: req.method,
+        path: url.pathname,
+        query: url.search,
+        headers: req.headers,
+        body: { bytes: received, checksum: hash },
+      }),
+    );
+  });
+  return new Promise((resolve) => {
+    server.listen(port, "127.0.0.1", () => {
+      resolve({
+        url: `http://127.0.0.1:${server.address().port}`,
+        port: server.address().port,
+        count: (path) => counts.get(path) ?? 0,
+        close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(() => r()); }),
+      });
+    });
+  });
+}
+
+// Run alone: `node tests/e2e/lib/origin.mjs 9000`
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const origin = await startOrigin({ port: Number(process.argv[2] ?? 9000), name: process.argv[3] ?? "demo-origin" });
+  console.log(`demo origin listening on ${origin.url}`);
+}
