@@ -53,10 +53,7 @@ impl Default for Settings {
             max_request_body_bytes: 10 * 1024 * 1024,
             max_header_bytes: 32 * 1024,
             max_url_bytes: 8 * 1024,
-            timeouts: Timeouts {
-                connect: Duration::from_secs(2),
-                response: Duration::from_secs(15),
-            },
+            timeouts: Timeouts { connect: Duration::from_secs(2), response: Duration::from_secs(15) },
         }
     }
 }
@@ -154,8 +151,7 @@ impl Route {
         match &self.methods {
             None => true,
             Some(methods) => {
-                methods.contains(method)
-                    || (method == Method::HEAD && methods.contains(&Method::GET))
+                methods.contains(method) || (method == Method::HEAD && methods.contains(&Method::GET))
             }
         }
     }
@@ -183,11 +179,7 @@ pub struct ConfigErrors(pub Vec<ConfigError>);
 impl fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let count = self.0.len();
-        write!(
-            f,
-            "{count} error{} in routes document",
-            if count == 1 { "" } else { "s" }
-        )?;
+        write!(f, "{count} error{} in routes document", if count == 1 { "" } else { "s" })?;
         for error in &self.0 {
             write!(f, "\n  {error}")?;
         }

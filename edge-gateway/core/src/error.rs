@@ -109,9 +109,7 @@ impl GatewayError {
             GatewayError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             GatewayError::LoopDetected => StatusCode::LOOP_DETECTED,
             GatewayError::NoConfig(_) => StatusCode::SERVICE_UNAVAILABLE,
-            GatewayError::UpstreamConnect(_) | GatewayError::UpstreamProtocol(_) => {
-                StatusCode::BAD_GATEWAY
-            }
+            GatewayError::UpstreamConnect(_) | GatewayError::UpstreamProtocol(_) => StatusCode::BAD_GATEWAY,
             GatewayError::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             GatewayError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -144,9 +142,7 @@ impl GatewayError {
                 _ => "the upstream could not be reached".into(),
             },
             Side::Internal => match self {
-                GatewayError::NoConfig(_) => {
-                    "the gateway has no valid routes configuration yet".into()
-                }
+                GatewayError::NoConfig(_) => "the gateway has no valid routes configuration yet".into(),
                 _ => "the gateway failed to handle the request".into(),
             },
         }

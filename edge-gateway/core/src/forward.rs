@@ -81,13 +81,7 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
 pub fn upstream_headers(incoming: &HeaderMap, facts: &ForwardFacts<'_>) -> HeaderMap {
     let mut headers = incoming.clone();
     strip_hop_by_hop(&mut headers);
-    for name in [
-        X_FORWARDED_FOR,
-        X_FORWARDED_PROTO,
-        X_FORWARDED_HOST,
-        X_REAL_IP,
-        FORWARDED,
-    ] {
+    for name in [X_FORWARDED_FOR, X_FORWARDED_PROTO, X_FORWARDED_HOST, X_REAL_IP, FORWARDED] {
         headers.remove(name);
     }
     headers.remove(http::header::HOST);
@@ -175,10 +169,7 @@ pub fn edit_path(edit: &PathEdit, path: &str, params: &[(String, String)]) -> St
                 match part {
                     TemplatePart::Literal(text) => out.push_str(text),
                     TemplatePart::Param(name) => {
-                        let value = params
-                            .iter()
-                            .find(|(k, _)| k == name)
-                            .map(|(_, v)| v.as_str());
+                        let value = params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
                         out.push_str(value.unwrap_or_default());
                     }
                 }

@@ -32,13 +32,7 @@ pub fn candidate_regions(pool: &Pool, regions: &[Region], client: Option<GeoPoin
     if let Some(client) = client {
         let distance = |&index: &usize| {
             let region = &regions[index];
-            distance_km(
-                client,
-                GeoPoint {
-                    lat: region.lat,
-                    lon: region.lon,
-                },
-            )
+            distance_km(client, GeoPoint { lat: region.lat, lon: region.lon })
         };
         order.sort_by(|a, b| distance(a).total_cmp(&distance(b)));
     }

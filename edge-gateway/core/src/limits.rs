@@ -14,19 +14,11 @@ use crate::forward;
 pub fn check(head: &Parts, settings: &Settings) -> Result<(), GatewayError> {
     let target = head.uri.path_and_query().map_or(0, |pq| pq.as_str().len());
     if target as u64 > settings.max_url_bytes {
-        return Err(GatewayError::UriTooLong {
-            limit: settings.max_url_bytes,
-        });
+        return Err(GatewayError::UriTooLong { limit: settings.max_url_bytes });
     }
-    let header_bytes: usize = head
-        .headers
-        .iter()
-        .map(|(k, v)| k.as_str().len() + v.len())
-        .sum();
+    let header_bytes: usize = head.headers.iter().map(|(k, v)| k.as_str().len() + v.len()).sum();
     if header_bytes as u64 > settings.max_header_bytes {
-        return Err(GatewayError::HeadersTooLarge {
-            limit: settings.max_header_bytes,
-        });
+        return Err(GatewayError::HeadersTooLarge { limit: settings.max_header_bytes });
     }
     if forward::is_loop(&head.headers) {
         return Err(GatewayError::LoopDetected);
@@ -34,18 +26,13 @@ pub fn check(head: &Parts, settings: &Settings) -> Result<(), GatewayError> {
     if let Some(length) = content_length(head)?
         && length > settings.max_request_body_bytes
     {
-        return Err(GatewayError::PayloadTooLarge {
-            length,
-            limit: settings.max_request_body_bytes,
-        });
+        return Err(GatewayError::PayloadTooLarge { length, limit: settings.max_request_body_bytes });
     }
     if host(head).is_none() {
         return Err(GatewayError::BadRequest("missing or invalid Host".into()));
     }
     if has_dot_segment(head.uri.path()) {
-        return Err(GatewayError::BadRequest(
-            "path contains a '.' or '..' segment".into(),
-        ));
+        return Err(GatewayError::BadRequest("path contains a '.' or '..' segment".into()));
     }
     Ok(())
 }
@@ -58,9 +45,7 @@ fn content_length(head: &Parts) -> Result<Option<u64>, GatewayError> {
         return Ok(None);
     }
     if head.headers.contains_key(TRANSFER_ENCODING) {
-        return Err(GatewayError::BadRequest(
-            "both Content-Length and Transfer-Encoding".into(),
-        ));
+        return Err(GatewayError::BadRequest("both Content-Length and Transfer-Encoding".into()));
     }
     let mut found: Option<u64> = None;
     for value in lengths {
@@ -71,9 +56,7 @@ fn content_length(head: &Parts) -> Result<Option<u64>, GatewayError> {
             .and_then(|s| s.parse::<u64>().ok())
             .ok_or_else(|| GatewayError::BadRequest("malformed Content-Length".into()))?;
         if found.is_some_and(|previous| previous != parsed) {
-            return Err(GatewayError::BadRequest(
-                "conflicting Content-Length values".into(),
-            ));
+            return Err(GatewayError::BadRequest("conflicting Content-Length values".into()));
         }
         found = Some(parsed);
     }
@@ -89,9 +72,7 @@ pub fn host(head: &Parts) -> Option<&str> {
         .or_else(|| head.headers.get(HOST).and_then(|h| h.to_str().ok()))?;
     let valid = !host.is_empty()
         && host.len() <= 261
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
+        && host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
     valid.then_some(host)
 }
 

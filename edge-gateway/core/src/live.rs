@@ -2,14 +2,19 @@
 //!
 //! KV layout (written by `gatewayctl` / `scripts/routes`):
 //! - `routes/current` holds the active version id (`[A-Za-z0-9._-]{1,64}`);
-//! - `routes/versions/<id>` holds that version's document, never changed once written.
+//! - `routes/versions/<id>` holds that version's document, never changed once written;
+//! - `routes/last-good` names the newest version the publishing tool validated.
 //!
-//! Publishing writes the document first and then flips `routes/current`, so a switch is one
-//! atomic write and a rollback is one write of an older id. An instance re-reads the pointer
-//! once its config is older than `settings.config_ttl_ms`; the document is read only when the
-//! pointer changed. When a refresh finds a missing, unparsable or invalid document the instance
-//! keeps serving its last-known-good config and logs why. An instance that never loaded a
-//! valid config answers 503, and re-reads KV at most once a second.
+//! Publishing validates the document with this crate, writes it, flips `routes/current` and
+//! then `routes/last-good`, so a switch is one atomic write and a rollback is one write of an
+//! older id. An instance re-reads the pointer once its config is older than
+//! `settings.config_ttl_ms`; the document is read only when the pointer changed.
+//!
+//! When `routes/current` leads to a missing, unparsable or invalid document (a hand-written
+//! KV entry, a partial write), an instance keeps serving its last-known-good config and logs
+//! why. An instance that has none in memory (a cold isolate, or any Spin instance, which lives
+//! for one request) falls back to `routes/last-good`. Only with neither does it answer 503, and
+//! it then re-reads KV at most once a second.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -21,6 +26,8 @@ use crate::ports::{Clock, KeyValue, Level, Log, Ports, UnixMillis};
 
 /// Key of the pointer to the active version.
 pub const CURRENT_KEY: &str = "routes/current";
+/// Key of the pointer to the newest version the publishing tool validated.
+pub const LAST_GOOD_KEY: &str = "routes/last-good";
 /// How long an instance without any valid config waits before re-reading KV.
 pub const RETRY_WITHOUT_CONFIG: Duration = Duration::from_secs(1);
 
@@ -31,11 +38,7 @@ pub fn version_key(id: &str) -> String {
 
 /// True for a well-formed version id.
 pub fn is_version_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
 
 /// The config an instance serves, with when it last checked KV.
@@ -61,6 +64,8 @@ struct Loaded {
 enum Refresh {
     Unchanged,
     New(Loaded),
+    /// `routes/current` was unusable (the reason); `routes/last-good` was loaded instead.
+    Fallback(Loaded, String),
 }
 
 /// Whether an instance must read KV now. Pure.
@@ -73,11 +78,7 @@ pub fn must_refresh(
     let Some(checked_at) = checked_at else {
         return true;
     };
-    let wait = if has_config {
-        ttl
-    } else {
-        RETRY_WITHOUT_CONFIG
-    };
+    let wait = if has_config { ttl } else { RETRY_WITHOUT_CONFIG };
     now.saturating_sub(checked_at) >= wait.as_millis() as u64
 }
 
@@ -90,9 +91,7 @@ impl LiveConfig {
             let ttl = state
                 .loaded
                 .as_ref()
-                .map_or(Settings::default().config_ttl, |l| {
-                    l.config.settings.config_ttl
-                });
+                .map_or(Settings::default().config_ttl, |l| l.config.settings.config_ttl);
             let due = must_refresh(state.checked_at, now, state.loaded.is_some(), ttl);
             (due, state.loaded.as_ref().map(|l| l.version.clone()))
         };
@@ -103,19 +102,13 @@ impl LiveConfig {
         let state = self.state.borrow();
         match &state.loaded {
             Some(loaded) => Ok(loaded.config.clone()),
-            None => Err(GatewayError::NoConfig(
-                state.last_error.clone().unwrap_or_default(),
-            )),
+            None => Err(GatewayError::NoConfig(state.last_error.clone().unwrap_or_default())),
         }
     }
 
     /// The version id being served, if any.
     pub fn version(&self) -> Option<String> {
-        self.state
-            .borrow()
-            .loaded
-            .as_ref()
-            .map(|l| l.version.clone())
+        self.state.borrow().loaded.as_ref().map(|l| l.version.clone())
     }
 
     fn apply(&self, outcome: Result<Refresh, String>, now: UnixMillis, log: &impl Log) {
@@ -123,14 +116,19 @@ impl LiveConfig {
         state.checked_at = Some(now);
         match outcome {
             Ok(Refresh::Unchanged) => state.last_error = None,
+            Ok(Refresh::Fallback(loaded, reason)) => {
+                log.log(
+                    Level::Warn,
+                    &format!("routes: serving last-good version {}: {reason}", loaded.version),
+                );
+                state.loaded = Some(loaded);
+                state.last_error = Some(reason);
+            }
             Ok(Refresh::New(loaded)) => {
                 let previous = state.loaded.as_ref().map_or("none", |l| l.version.as_str());
                 log.log(
                     Level::Info,
-                    &format!(
-                        "routes: switched from version {previous} to {}",
-                        loaded.version
-                    ),
+                    &format!("routes: switched from version {previous} to {}", loaded.version),
                 );
                 state.loaded = Some(loaded);
                 state.last_error = None;
@@ -139,15 +137,9 @@ impl LiveConfig {
                 match &state.loaded {
                     Some(kept) => log.log(
                         Level::Warn,
-                        &format!(
-                            "routes: keeping last-known-good version {}: {reason}",
-                            kept.version
-                        ),
+                        &format!("routes: keeping last-known-good version {}: {reason}", kept.version),
                     ),
-                    None => log.log(
-                        Level::Error,
-                        &format!("routes: no valid config to serve: {reason}"),
-                    ),
+                    None => log.log(Level::Error, &format!("routes: no valid config to serve: {reason}")),
                 }
                 state.last_error = Some(reason);
             }
@@ -156,17 +148,26 @@ impl LiveConfig {
 }
 
 async fn refresh(kv: &impl KeyValue, loaded: Option<&str>) -> Result<Refresh, String> {
-    let pointer = kv
-        .get(CURRENT_KEY)
+    let reason = match follow(kv, CURRENT_KEY, loaded).await {
+        Ok(refresh) => return Ok(refresh),
+        Err(reason) => reason,
+    };
+    match follow(kv, LAST_GOOD_KEY, loaded).await {
+        Ok(Refresh::New(fallback)) => Ok(Refresh::Fallback(fallback, reason)),
+        _ => Err(reason),
+    }
+}
+
+/// Reads the version named by `pointer` unless it is the one already loaded.
+async fn follow(kv: &impl KeyValue, pointer: &str, loaded: Option<&str>) -> Result<Refresh, String> {
+    let id = kv
+        .get(pointer)
         .await
-        .map_err(|e| format!("reading `{CURRENT_KEY}`: {e}"))?
-        .ok_or_else(|| format!("`{CURRENT_KEY}` is not set"))?;
-    let version = String::from_utf8(pointer)
-        .unwrap_or_default()
-        .trim()
-        .to_owned();
+        .map_err(|e| format!("reading `{pointer}`: {e}"))?
+        .ok_or_else(|| format!("`{pointer}` is not set"))?;
+    let version = String::from_utf8(id).unwrap_or_default().trim().to_owned();
     if !is_version_id(&version) {
-        return Err(format!("`{CURRENT_KEY}` does not hold a valid version id"));
+        return Err(format!("`{pointer}` does not hold a valid version id"));
     }
     if loaded == Some(version.as_str()) {
         return Ok(Refresh::Unchanged);
@@ -177,10 +178,7 @@ async fn refresh(kv: &impl KeyValue, loaded: Option<&str>) -> Result<Refresh, St
         .await
         .map_err(|e| format!("reading `{key}`: {e}"))?
         .ok_or_else(|| format!("`{key}` is missing"))?;
-    let config = Config::from_json(&document)
-        .map_err(|errors| format!("version {version} is invalid: {errors}"))?;
-    Ok(Refresh::New(Loaded {
-        version,
-        config: Rc::new(config),
-    }))
+    let config =
+        Config::from_json(&document).map_err(|errors| format!("version {version} is invalid: {errors}"))?;
+    Ok(Refresh::New(Loaded { version, config: Rc::new(config) }))
 }

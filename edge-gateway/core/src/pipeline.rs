@@ -73,22 +73,12 @@ impl Gateway {
         client: &ClientInfo,
     ) -> Response<Body<P::Stream>> {
         let trace = Trace::start(request.headers(), ports.entropy());
-        let ids = RequestIds {
-            request_id: forward::trace::request_id(request.headers(), &trace),
-            trace,
-        };
+        let ids = RequestIds { request_id: forward::trace::request_id(request.headers(), &trace), trace };
         match self.serve(ports, request, client, &ids).await {
             Ok(response) => response,
             Err(error) => {
-                let level = if error.status().is_server_error() {
-                    Level::Error
-                } else {
-                    Level::Info
-                };
-                ports.log().log(
-                    level,
-                    &format!("request {} refused: {error}", ids.request_id),
-                );
+                let level = if error.status().is_server_error() { Level::Error } else { Level::Info };
+                ports.log().log(level, &format!("request {} refused: {error}", ids.request_id));
                 problem::respond(&error, &ids.request_id)
             }
         }
@@ -115,14 +105,8 @@ impl Gateway {
 
 fn route<'c>(config: &'c Config, head: &Parts) -> Result<Matched<'c>, GatewayError> {
     let host = limits::host(head).unwrap_or_default();
-    match config
-        .router
-        .lookup(&config.routes, host, &head.method, head.uri.path())
-    {
-        RouteMatch::Found { route, params } => Ok(Matched {
-            route: &config.routes[route],
-            params,
-        }),
+    match config.router.lookup(&config.routes, host, &head.method, head.uri.path()) {
+        RouteMatch::Found { route, params } => Ok(Matched { route: &config.routes[route], params }),
         RouteMatch::MethodNotAllowed { allow } => Err(GatewayError::MethodNotAllowed { allow }),
         RouteMatch::NotFound => Err(GatewayError::RouteNotFound),
     }
@@ -175,12 +159,7 @@ async fn forward_with_failover<P: Ports>(
         let error = match outcome {
             Ok(response) if last || !retry_status(response.status(), &head.method) => {
                 let (mut parts, body) = response.into_parts();
-                forward::client_headers(
-                    &mut parts.headers,
-                    &ids.request_id,
-                    &region.name,
-                    &matched.route.id,
-                );
+                forward::client_headers(&mut parts.headers, &ids.request_id, &region.name, &matched.route.id);
                 return Ok(Response::from_parts(parts, body));
             }
             Ok(response) => GatewayError::UpstreamProtocol(format!("status {}", response.status())),
@@ -218,8 +197,5 @@ fn retry_status(status: StatusCode, method: &Method) -> bool {
 }
 
 fn idempotent(method: &Method) -> bool {
-    matches!(
-        *method,
-        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE
-    )
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE)
 }

@@ -59,11 +59,7 @@ pub fn respond<S>(error: &GatewayError, request_id: &str) -> Response<Body<S>> {
         headers.insert(REQUEST_ID, id);
     }
     if let GatewayError::MethodNotAllowed { allow } = error {
-        let list = allow
-            .iter()
-            .map(|m| m.as_str())
-            .collect::<Vec<_>>()
-            .join(", ");
+        let list = allow.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ");
         if let Ok(value) = HeaderValue::from_str(&list) {
             headers.insert(ALLOW, value);
         }

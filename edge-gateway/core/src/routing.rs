@@ -75,21 +75,12 @@ impl Router {
             for host in &route.hosts {
                 let table = router.table_mut(host);
                 if let Err(reason) = table.insert(index, routes) {
-                    conflicts.push(Conflict {
-                        route: index,
-                        reason,
-                    });
+                    conflicts.push(Conflict { route: index, reason });
                 }
             }
         }
-        router
-            .suffixes
-            .sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
-        if conflicts.is_empty() {
-            Ok(router)
-        } else {
-            Err(conflicts)
-        }
+        router.suffixes.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
+        if conflicts.is_empty() { Ok(router) } else { Err(conflicts) }
     }
 
     fn table_mut(&mut self, host: &HostPattern) -> &mut HostTable {
@@ -126,11 +117,7 @@ impl Router {
             };
             let group = &table.groups[*matched.value];
             if let Some(&route) = group.iter().find(|&&r| routes[r].allows(method)) {
-                let params = matched
-                    .params
-                    .iter()
-                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                    .collect();
+                let params = matched.params.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
                 return RouteMatch::Found { route, params };
             }
             for &route in group {
@@ -189,10 +176,7 @@ fn clashes(a: &Route, b: &Route) -> bool {
 pub fn normalize_host(host: &str) -> String {
     let host = if let Some(rest) = host.strip_prefix('[') {
         // IPv6 literal: keep the brackets, drop the port.
-        rest.split(']')
-            .next()
-            .map(|h| format!("[{h}]"))
-            .unwrap_or_default()
+        rest.split(']').next().map(|h| format!("[{h}]")).unwrap_or_default()
     } else {
         host.rsplit_once(':').map_or(host, |(h, _)| h).to_owned()
     };
@@ -209,9 +193,7 @@ pub fn parse_host_pattern(raw: &str) -> Result<HostPattern, String> {
         return if is_hostname(suffix) {
             Ok(HostPattern::Suffix(format!(".{suffix}")))
         } else {
-            Err(format!(
-                "`{raw}` is not a valid wildcard host: expected `*.` and a host name"
-            ))
+            Err(format!("`{raw}` is not a valid wildcard host: expected `*.` and a host name"))
         };
     }
     if host.contains('*') {
@@ -222,9 +204,7 @@ pub fn parse_host_pattern(raw: &str) -> Result<HostPattern, String> {
     if is_hostname(&host) {
         Ok(HostPattern::Exact(host))
     } else {
-        Err(format!(
-            "`{raw}` is not a valid host name (no scheme, port or path)"
-        ))
+        Err(format!("`{raw}` is not a valid host name (no scheme, port or path)"))
     }
 }
 
@@ -235,9 +215,7 @@ fn is_hostname(host: &str) -> bool {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         })
 }
 
@@ -253,11 +231,7 @@ pub fn pattern_params(pattern: &str) -> Vec<String> {
         let Some(close) = rest[open..].find('}') else {
             break;
         };
-        names.push(
-            rest[open + 1..open + close]
-                .trim_start_matches('*')
-                .to_owned(),
-        );
+        names.push(rest[open + 1..open + close].trim_start_matches('*').to_owned());
         rest = &rest[open + close + 1..];
     }
     names

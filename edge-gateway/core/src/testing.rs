@@ -11,8 +11,7 @@ use http::{Request, Response};
 
 use crate::body::Body;
 use crate::ports::{
-    Clock, Entropy, KeyValue, KvError, Level, Log, Ports, Timeouts, UnixMillis, Upstream,
-    UpstreamError,
+    Clock, Entropy, KeyValue, KvError, Level, Log, Ports, Timeouts, UnixMillis, Upstream, UpstreamError,
 };
 
 /// A key-value store in memory. `fail` makes every read fail.
@@ -27,9 +26,7 @@ pub struct MemoryKv {
 impl MemoryKv {
     /// Stores `value` under `key`.
     pub fn put(&self, key: &str, value: impl Into<Vec<u8>>) {
-        self.values
-            .borrow_mut()
-            .insert(key.to_owned(), value.into());
+        self.values.borrow_mut().insert(key.to_owned(), value.into());
     }
 
     /// Removes `key`.
@@ -95,10 +92,7 @@ impl MemoryLog {
 
     /// True when a line at `level` contains `text`.
     pub fn contains(&self, level: Level, text: &str) -> bool {
-        self.0
-            .borrow()
-            .iter()
-            .any(|(l, line)| *l == level && line.contains(text))
+        self.0.borrow().iter().any(|(l, line)| *l == level && line.contains(text))
     }
 }
 
@@ -132,9 +126,7 @@ impl Default for FakeUpstream {
 
 impl std::fmt::Debug for FakeUpstream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FakeUpstream")
-            .field("sent", &self.sent.borrow().len())
-            .finish()
+        f.debug_struct("FakeUpstream").field("sent", &self.sent.borrow().len()).finish()
     }
 }
 
@@ -142,8 +134,7 @@ impl FakeUpstream {
     /// Replaces the script.
     pub fn answer(
         &self,
-        script: impl Fn(&Request<Body<FakeStream>>) -> Result<Response<Body<FakeStream>>, UpstreamError>
-        + 'static,
+        script: impl Fn(&Request<Body<FakeStream>>) -> Result<Response<Body<FakeStream>>, UpstreamError> + 'static,
     ) {
         *self.script.borrow_mut() = Box::new(script);
     }
@@ -189,10 +180,17 @@ pub struct FakePorts {
 }
 
 impl FakePorts {
-    /// Publishes `document` as version `id` and makes it current, as `gatewayctl` does.
+    /// Publishes `document` as version `id` the way `scripts/routes publish` does: document,
+    /// then `routes/current`, then `routes/last-good`.
     pub fn publish(&self, id: &str, document: &str) {
-        self.kv
-            .put(&crate::live::version_key(id), document.as_bytes());
+        self.force_current(id, document);
+        self.kv.put(crate::live::LAST_GOOD_KEY, id.as_bytes());
+    }
+
+    /// Writes `document` as version `id` and points `routes/current` at it, bypassing
+    /// validation, like a hand-made KV write.
+    pub fn force_current(&self, id: &str, document: &str) {
+        self.kv.put(&crate::live::version_key(id), document.as_bytes());
         self.kv.put(crate::live::CURRENT_KEY, id.as_bytes());
     }
 }

@@ -33,10 +33,7 @@ fn example_config_is_valid() {
     assert_eq!(users.hosts[0], HostPattern::Exact("api.example.com".into()));
     assert_eq!(
         users.path_edit,
-        PathEdit::Rewrite(vec![
-            TemplatePart::Literal("/v2/users/".into()),
-            TemplatePart::Param("id".into())
-        ])
+        PathEdit::Rewrite(vec![TemplatePart::Literal("/v2/users/".into()), TemplatePart::Param("id".into())])
     );
     assert_eq!(config.routes[3].hosts, vec![HostPattern::Any]);
     assert_eq!(config.settings.config_ttl.as_millis(), 5000);
@@ -50,35 +47,18 @@ fn each_bad_document_reports_its_path_and_reason() {
     let table: &[(&str, &str)] = &[
         ("{", "$: not valid JSON"),
         ("[]", "$: the routes document must be a JSON object"),
-        (
-            r#"{"regions":[],"pools":{},"routes":[],"extra":1}"#,
-            "$.extra: unknown field `extra`",
-        ),
+        (r#"{"regions":[],"pools":{},"routes":[],"extra":1}"#, "$.extra: unknown field `extra`"),
         (r#"{"pools":{},"routes":[]}"#, "$.regions: missing field"),
-        (
-            r#"{"regions":{},"pools":{},"routes":[]}"#,
-            "$.regions: must be an array",
-        ),
+        (r#"{"regions":{},"pools":{},"routes":[]}"#, "$.regions: must be an array"),
         (
             &minimal(r#"[{"id":"a","path":"/x","pool":"api","colour":"red"}]"#),
             "$.routes[0].colour: unknown field `colour`",
         ),
+        (&minimal(r#"[{"id":"a","path":"/x"}]"#), "$.routes[0]: missing field `pool`"),
+        (&minimal(r#"[{"id":"a","path":"x","pool":"api"}]"#), "$.routes[0].path: must start with '/'"),
+        (&minimal(r#"[{"id":"a","path":"/x","pool":"nope"}]"#), "$.routes[0].pool: unknown pool `nope`"),
         (
-            &minimal(r#"[{"id":"a","path":"/x"}]"#),
-            "$.routes[0]: missing field `pool`",
-        ),
-        (
-            &minimal(r#"[{"id":"a","path":"x","pool":"api"}]"#),
-            "$.routes[0].path: must start with '/'",
-        ),
-        (
-            &minimal(r#"[{"id":"a","path":"/x","pool":"nope"}]"#),
-            "$.routes[0].pool: unknown pool `nope`",
-        ),
-        (
-            &minimal(
-                r#"[{"id":"a","path":"/x","pool":"api"},{"id":"a","path":"/y","pool":"api"}]"#,
-            ),
+            &minimal(r#"[{"id":"a","path":"/x","pool":"api"},{"id":"a","path":"/y","pool":"api"}]"#),
             "$.routes[1].id: duplicate route id `a`",
         ),
         (
@@ -130,9 +110,7 @@ fn each_bad_document_reports_its_path_and_reason() {
             "$.routes[0].rewrite: `{user}` is not a parameter",
         ),
         (
-            &minimal(
-                r#"[{"id":"a","path":"/u/{id}","pool":"api","rewrite":"/v2","strip_prefix":"/u"}]"#,
-            ),
+            &minimal(r#"[{"id":"a","path":"/u/{id}","pool":"api","rewrite":"/v2","strip_prefix":"/u"}]"#),
             "$.routes[0].rewrite: set either strip_prefix or rewrite",
         ),
         (
@@ -172,10 +150,7 @@ fn each_bad_document_reports_its_path_and_reason() {
             "$.pools.api.regions: must name at least one region",
         ),
         (
-            &minimal(r#"[]"#).replace(
-                r#"{"regions":["eu"]}"#,
-                r#"{"regions":["eu"],"attempts":2}"#,
-            ),
+            &minimal(r#"[]"#).replace(r#"{"regions":["eu"]}"#, r#"{"regions":["eu"],"attempts":2}"#),
             "$.pools.api.attempts: must be between 1 and the number of regions (1)",
         ),
         (
@@ -209,10 +184,7 @@ fn every_error_is_reported_at_once() {
         "typo": 1
     }"#;
     let found = errors(doc);
-    let paths: Vec<&str> = found
-        .iter()
-        .map(|e| e.split(": ").next().unwrap())
-        .collect();
+    let paths: Vec<&str> = found.iter().map(|e| e.split(": ").next().unwrap()).collect();
     assert_eq!(
         paths,
         [
@@ -231,12 +203,8 @@ fn every_error_is_reported_at_once() {
 
 #[test]
 fn message_counts_errors_and_lists_paths() {
-    let err =
-        Config::from_json(minimal(r#"[{"id":"a","path":"x","pool":"z"}]"#).as_bytes()).unwrap_err();
+    let err = Config::from_json(minimal(r#"[{"id":"a","path":"x","pool":"z"}]"#).as_bytes()).unwrap_err();
     let text = err.to_string();
     assert!(text.starts_with("2 errors in routes document"), "{text}");
-    assert!(
-        text.contains("\n  $.routes[0].path: must start with '/'"),
-        "{text}"
-    );
+    assert!(text.contains("\n  $.routes[0].path: must start with '/'"), "{text}");
 }

@@ -37,96 +37,26 @@ fn precedence_table() {
     let config = Config::from_json(ROUTES.as_bytes()).unwrap();
     // (host, method, path, expected)
     let table = [
-        (
-            "api.example.com",
-            "GET",
-            "/users/42",
-            Want::Route("exact-user"),
-        ),
-        (
-            "API.Example.COM:8443",
-            "GET",
-            "/users/42",
-            Want::Route("exact-user"),
-        ),
-        (
-            "api.example.com.",
-            "GET",
-            "/users/42",
-            Want::Route("exact-user"),
-        ),
-        (
-            "api.example.com",
-            "GET",
-            "/users/me",
-            Want::Route("exact-me"),
-        ),
-        (
-            "api.example.com",
-            "PUT",
-            "/users/42",
-            Want::Route("exact-write"),
-        ),
+        ("api.example.com", "GET", "/users/42", Want::Route("exact-user")),
+        ("API.Example.COM:8443", "GET", "/users/42", Want::Route("exact-user")),
+        ("api.example.com.", "GET", "/users/42", Want::Route("exact-user")),
+        ("api.example.com", "GET", "/users/me", Want::Route("exact-me")),
+        ("api.example.com", "PUT", "/users/42", Want::Route("exact-write")),
         // The exact host has the path but not POST: the wildcard host serves it.
-        (
-            "api.example.com",
-            "POST",
-            "/users/42",
-            Want::Route("wild-user"),
-        ),
-        (
-            "a.example.com",
-            "PATCH",
-            "/users/42",
-            Want::Route("wild-user"),
-        ),
-        (
-            "a.b.example.com",
-            "GET",
-            "/users/1",
-            Want::Route("wild-user"),
-        ),
-        (
-            "x.eu.example.com",
-            "GET",
-            "/users/1",
-            Want::Route("deep-wild"),
-        ),
+        ("api.example.com", "POST", "/users/42", Want::Route("wild-user")),
+        ("a.example.com", "PATCH", "/users/42", Want::Route("wild-user")),
+        ("a.b.example.com", "GET", "/users/1", Want::Route("wild-user")),
+        ("x.eu.example.com", "GET", "/users/1", Want::Route("deep-wild")),
         // A wildcard needs at least one label in front of it.
         ("example.com", "GET", "/users/1", Want::NotFound),
-        (
-            "api.example.com",
-            "GET",
-            "/health",
-            Want::Route("wild-health"),
-        ),
-        (
-            "a.example.com",
-            "HEAD",
-            "/health",
-            Want::Route("wild-health"),
-        ),
-        (
-            "a.example.com",
-            "POST",
-            "/health",
-            Want::NotAllowed("GET, HEAD"),
-        ),
-        (
-            "other.org",
-            "GET",
-            "/files/a/b/c.txt",
-            Want::Route("any-files"),
-        ),
+        ("api.example.com", "GET", "/health", Want::Route("wild-health")),
+        ("a.example.com", "HEAD", "/health", Want::Route("wild-health")),
+        ("a.example.com", "POST", "/health", Want::NotAllowed("GET, HEAD")),
+        ("other.org", "GET", "/files/a/b/c.txt", Want::Route("any-files")),
         ("other.org", "GET", "/files/", Want::NotFound),
         ("other.org", "POST", "/submit", Want::Route("any-post-high")),
         ("other.org", "GET", "/submit", Want::Route("any-get")),
-        (
-            "other.org",
-            "DELETE",
-            "/submit",
-            Want::NotAllowed("GET, HEAD, POST"),
-        ),
+        ("other.org", "DELETE", "/submit", Want::NotAllowed("GET, HEAD, POST")),
         ("other.org", "GET", "/nothing", Want::NotFound),
         ("[::1]:8080", "GET", "/files/x", Want::Route("any-files")),
     ];
@@ -138,11 +68,7 @@ fn precedence_table() {
             }
             RouteMatch::NotFound => Want::NotFound,
             RouteMatch::MethodNotAllowed { allow } => {
-                let list = allow
-                    .iter()
-                    .map(|m| m.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let list = allow.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ");
                 Want::NotAllowed(Box::leak(list.into_boxed_str()))
             }
         };
@@ -153,16 +79,8 @@ fn precedence_table() {
 #[test]
 fn params_are_returned_raw() {
     let config = Config::from_json(ROUTES.as_bytes()).unwrap();
-    let found = config
-        .router
-        .lookup(&config.routes, "x.org", &Method::GET, "/files/a%20b/c");
-    assert_eq!(
-        found,
-        RouteMatch::Found {
-            route: 6,
-            params: vec![("path".into(), "a%20b/c".into())]
-        }
-    );
+    let found = config.router.lookup(&config.routes, "x.org", &Method::GET, "/files/a%20b/c");
+    assert_eq!(found, RouteMatch::Found { route: 6, params: vec![("path".into(), "a%20b/c".into())] });
 }
 
 #[test]

@@ -12,7 +12,9 @@ use worker::{Headers, web_sys};
 type Stream = web_sys::ReadableStream;
 
 /// The core's view of an incoming request, and what Cloudflare says about its client.
-pub(crate) fn incoming(request: &web_sys::Request) -> Result<(http::Request<Body<Stream>>, ClientInfo), String> {
+pub(crate) fn incoming(
+    request: &web_sys::Request,
+) -> Result<(http::Request<Body<Stream>>, ClientInfo), String> {
     let headers: http::HeaderMap = (&Headers(request.headers())).into();
     let client = ClientInfo {
         ip: headers.get("cf-connecting-ip").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()),
@@ -62,7 +64,9 @@ pub(crate) fn to_fetch_request(
 }
 
 /// The core's view of an upstream response: its head, and its body still streaming.
-pub(crate) fn from_fetch_response(response: &web_sys::Response) -> Result<http::Response<Body<Stream>>, http::Error> {
+pub(crate) fn from_fetch_response(
+    response: &web_sys::Response,
+) -> Result<http::Response<Body<Stream>>, http::Error> {
     let body = response.body().map_or(Body::Empty, Body::Stream);
     let mut converted = http::Response::builder().status(response.status()).body(body)?;
     *converted.headers_mut() = (&Headers(response.headers())).into();
@@ -76,8 +80,16 @@ pub(crate) fn outgoing(response: http::Response<Body<Stream>>) -> worker::Result
     init.set_status(head.status.as_u16());
     init.set_headers(Headers::from(&head.headers).as_ref());
     let body = body_value(body);
-    Ok(web_sys::Response::new_with_opt_buffer_source_and_init(body.as_ref().map(|b| b.unchecked_ref()), &init)
-        .or_else(|_| web_sys::Response::new_with_opt_readable_stream_and_init(body.as_ref().map(|b| b.unchecked_ref()), &init))?)
+    Ok(web_sys::Response::new_with_opt_buffer_source_and_init(
+        body.as_ref().map(|b| b.unchecked_ref()),
+        &init,
+    )
+    .or_else(|_| {
+        web_sys::Response::new_with_opt_readable_stream_and_init(
+            body.as_ref().map(|b| b.unchecked_ref()),
+            &init,
+        )
+    })?)
 }
 
 fn body_value(body: Body<Stream>) -> Option<JsValue> {

@@ -68,7 +68,8 @@ pub(crate) struct RoutesKv(Env);
 
 impl KeyValue for RoutesKv {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
-        let store = self.0.kv(ROUTES_BINDING).map_err(|e| KvError(format!("binding {ROUTES_BINDING}: {e}")))?;
+        let store =
+            self.0.kv(ROUTES_BINDING).map_err(|e| KvError(format!("binding {ROUTES_BINDING}: {e}")))?;
         store.get(key).bytes().await.map_err(|e| KvError(e.to_string()))
     }
 }

@@ -12,8 +12,7 @@ use serde_json::Value;
 
 use super::raw::{RawPool, RawRegion, RawRoute, RawSettings, RawTimeouts};
 use super::{
-    Config, ConfigError, ConfigErrors, HostPattern, PathEdit, Pool, Region, Route, Settings,
-    TemplatePart,
+    Config, ConfigError, ConfigErrors, HostPattern, PathEdit, Pool, Region, Route, Settings, TemplatePart,
 };
 use crate::ports::Timeouts;
 use crate::routing::{self, Router};
@@ -28,10 +27,7 @@ struct Errors(Vec<ConfigError>);
 
 impl Errors {
     fn push(&mut self, path: impl Into<String>, reason: impl Into<String>) {
-        self.0.push(ConfigError {
-            path: path.into(),
-            reason: reason.into(),
-        });
+        self.0.push(ConfigError { path: path.into(), reason: reason.into() });
     }
 
     /// Deserializes `value` as `T`, recording a failure at its precise path under `base`.
@@ -63,25 +59,16 @@ fn join_path(base: &str, relative: &serde_path_to_error::Path) -> String {
 /// `.key` for identifier-like keys, `["key"]` otherwise.
 fn key_path(key: &str) -> String {
     let plain = !key.is_empty()
-        && key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         && !key.starts_with(|c: char| c.is_ascii_digit());
-    if plain {
-        format!(".{key}")
-    } else {
-        format!("[{}]", Value::String(key.to_owned()))
-    }
+    if plain { format!(".{key}") } else { format!("[{}]", Value::String(key.to_owned())) }
 }
 
 /// Parses and validates a whole document.
 pub(super) fn validate(json: &[u8]) -> Result<Config, ConfigErrors> {
     let mut errors = Errors::default();
     let document: Value = serde_json::from_slice(json).map_err(|e| {
-        ConfigErrors(vec![ConfigError {
-            path: "$".into(),
-            reason: format!("not valid JSON: {e}"),
-        }])
+        ConfigErrors(vec![ConfigError { path: "$".into(), reason: format!("not valid JSON: {e}") }])
     })?;
     let Value::Object(mut top) = document else {
         return Err(ConfigErrors(vec![ConfigError {
@@ -101,9 +88,7 @@ pub(super) fn validate(json: &[u8]) -> Result<Config, ConfigErrors> {
         Some(value) => errors.parse::<RawSettings>("$.settings", value),
         None => Some(RawSettings::default()),
     };
-    let settings = settings
-        .map(|raw| check_settings(&raw, &mut errors))
-        .unwrap_or_default();
+    let settings = settings.map(|raw| check_settings(&raw, &mut errors)).unwrap_or_default();
     let regions = elements::<RawRegion>(&mut top, "regions", &mut errors);
     let pools = entries::<RawPool>(&mut top, "pools", &mut errors);
     let routes = elements::<RawRoute>(&mut top, "routes", &mut errors);
@@ -118,13 +103,7 @@ pub(super) fn validate(json: &[u8]) -> Result<Config, ConfigErrors> {
     let regions = regions.into_iter().map(|(_, region)| region).collect();
     let routes = routes.into_iter().map(|(_, route)| route).collect();
     let pools = pools.into_values().collect();
-    Ok(Config {
-        settings,
-        regions,
-        pools,
-        routes,
-        router,
-    })
+    Ok(Config { settings, regions, pools, routes, router })
 }
 
 /// A required array section, each element parsed on its own: `(index, parsed)`.
@@ -139,11 +118,7 @@ fn elements<T: DeserializeOwned>(
             return items
                 .into_iter()
                 .enumerate()
-                .filter_map(|(i, item)| {
-                    errors
-                        .parse(&format!("$.{name}[{i}]"), item)
-                        .map(|t| (i, t))
-                })
+                .filter_map(|(i, item)| errors.parse(&format!("$.{name}[{i}]"), item).map(|t| (i, t)))
                 .collect();
         }
         Some(_) => errors.push(format!("$.{name}"), "must be an array"),
@@ -174,13 +149,7 @@ fn entries<T: DeserializeOwned>(
     BTreeMap::new()
 }
 
-fn millis(
-    value: Option<u64>,
-    default: Duration,
-    max: u64,
-    path: &str,
-    errors: &mut Errors,
-) -> Duration {
+fn millis(value: Option<u64>, default: Duration, max: u64, path: &str, errors: &mut Errors) -> Duration {
     match value {
         None => default,
         Some(ms) if ms > max => {
@@ -191,12 +160,7 @@ fn millis(
     }
 }
 
-fn check_timeouts(
-    raw: Option<&RawTimeouts>,
-    default: Timeouts,
-    base: &str,
-    errors: &mut Errors,
-) -> Timeouts {
+fn check_timeouts(raw: Option<&RawTimeouts>, default: Timeouts, base: &str, errors: &mut Errors) -> Timeouts {
     let Some(raw) = raw else { return default };
     let mut timeout = |value: Option<u64>, default: Duration, field: &str| {
         let path = format!("{base}.{field}");
@@ -226,11 +190,7 @@ fn check_settings(raw: &RawSettings, errors: &mut Errors) -> Settings {
             default.max_request_body_bytes,
             "max_request_body_bytes",
         ),
-        max_header_bytes: positive(
-            raw.max_header_bytes,
-            default.max_header_bytes,
-            "max_header_bytes",
-        ),
+        max_header_bytes: positive(raw.max_header_bytes, default.max_header_bytes, "max_header_bytes"),
         max_url_bytes: positive(raw.max_url_bytes, default.max_url_bytes, "max_url_bytes"),
         config_ttl: millis(
             raw.config_ttl_ms,
@@ -239,21 +199,14 @@ fn check_settings(raw: &RawSettings, errors: &mut Errors) -> Settings {
             "$.settings.config_ttl_ms",
             errors,
         ),
-        timeouts: check_timeouts(
-            raw.timeouts.as_ref(),
-            default.timeouts,
-            "$.settings.timeouts",
-            errors,
-        ),
+        timeouts: check_timeouts(raw.timeouts.as_ref(), default.timeouts, "$.settings.timeouts", errors),
     }
 }
 
 fn is_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 const NAME_RULE: &str = "must be 1 to 64 characters of A-Z, a-z, 0-9, '-', '_', '.'";
@@ -266,10 +219,7 @@ fn check_regions(raw: &[(usize, RawRegion)], errors: &mut Errors) -> Vec<(usize,
         if !is_name(&region.name) {
             errors.push(format!("{base}.name"), NAME_RULE);
         } else if !seen.insert(region.name.clone()) {
-            errors.push(
-                format!("{base}.name"),
-                format!("duplicate region name `{}`", region.name),
-            );
+            errors.push(format!("{base}.name"), format!("duplicate region name `{}`", region.name));
         }
         if !(-90.0..=90.0).contains(&region.lat) {
             errors.push(format!("{base}.lat"), "must be between -90 and 90");
@@ -278,15 +228,8 @@ fn check_regions(raw: &[(usize, RawRegion)], errors: &mut Errors) -> Vec<(usize,
             errors.push(format!("{base}.lon"), "must be between -180 and 180");
         }
         match check_shield_url(&region.shield) {
-            Ok(shield) => regions.push((
-                *i,
-                Region {
-                    name: region.name.clone(),
-                    shield,
-                    lat: region.lat,
-                    lon: region.lon,
-                },
-            )),
+            Ok(shield) => regions
+                .push((*i, Region { name: region.name.clone(), shield, lat: region.lat, lon: region.lon })),
             Err(reason) => errors.push(format!("{base}.shield"), reason),
         }
     }
@@ -338,24 +281,14 @@ fn check_pools(
             Some(n) if n == 0 || n as usize > pool.regions.len().max(1) => {
                 errors.push(
                     format!("{base}.attempts"),
-                    format!(
-                        "must be between 1 and the number of regions ({})",
-                        pool.regions.len()
-                    ),
+                    format!("must be between 1 and the number of regions ({})", pool.regions.len()),
                 );
                 1
             }
             Some(n) => n as usize,
             None => indices.len().max(1),
         };
-        pools.insert(
-            name.clone(),
-            Pool {
-                name: name.clone(),
-                regions: indices,
-                attempts,
-            },
-        );
+        pools.insert(name.clone(), Pool { name: name.clone(), regions: indices, attempts });
     }
     pools
 }
@@ -374,10 +307,7 @@ fn check_routes(
         if !is_name(&route.id) {
             errors.push(format!("{base}.id"), NAME_RULE);
         } else if !ids.insert(route.id.clone()) {
-            errors.push(
-                format!("{base}.id"),
-                format!("duplicate route id `{}`", route.id),
-            );
+            errors.push(format!("{base}.id"), format!("duplicate route id `{}`", route.id));
         }
         let hosts = check_hosts(&route.hosts, &base, errors);
         let methods = check_methods(&route.methods, &base, errors);
@@ -386,18 +316,11 @@ fn check_routes(
         }
         let pool = pools.keys().position(|name| name == &route.pool);
         if pool.is_none() {
-            errors.push(
-                format!("{base}.pool"),
-                format!("unknown pool `{}`", route.pool),
-            );
+            errors.push(format!("{base}.pool"), format!("unknown pool `{}`", route.pool));
         }
         let path_edit = check_path_edit(route, &base, errors);
-        let timeouts = check_timeouts(
-            route.timeouts.as_ref(),
-            settings.timeouts,
-            &format!("{base}.timeouts"),
-            errors,
-        );
+        let timeouts =
+            check_timeouts(route.timeouts.as_ref(), settings.timeouts, &format!("{base}.timeouts"), errors);
         if errors.0.len() == before {
             let route = Route {
                 id: route.id.clone(),
@@ -422,10 +345,9 @@ fn check_hosts(raw: &[String], base: &str, errors: &mut Errors) -> Vec<HostPatte
     let mut hosts = Vec::new();
     for (j, host) in raw.iter().enumerate() {
         match routing::parse_host_pattern(host) {
-            Ok(pattern) if hosts.contains(&pattern) => errors.push(
-                format!("{base}.hosts[{j}]"),
-                format!("host `{host}` listed twice"),
-            ),
+            Ok(pattern) if hosts.contains(&pattern) => {
+                errors.push(format!("{base}.hosts[{j}]"), format!("host `{host}` listed twice"))
+            }
             Ok(pattern) => hosts.push(pattern),
             Err(reason) => errors.push(format!("{base}.hosts[{j}]"), reason),
         }
@@ -446,10 +368,7 @@ fn check_methods(raw: &[String], base: &str, errors: &mut Errors) -> Option<Vec<
                 errors.push(path, format!("method `{method}` listed twice"))
             }
             Ok(parsed) if valid => methods.push(parsed),
-            _ => errors.push(
-                path,
-                format!("`{method}` is not an upper-case HTTP method token"),
-            ),
+            _ => errors.push(path, format!("`{method}` is not an upper-case HTTP method token")),
         }
     }
     Some(methods)
@@ -458,36 +377,29 @@ fn check_methods(raw: &[String], base: &str, errors: &mut Errors) -> Option<Vec<
 fn check_path_edit(route: &RawRoute, base: &str, errors: &mut Errors) -> PathEdit {
     match (&route.strip_prefix, &route.rewrite) {
         (Some(_), Some(_)) => {
-            errors.push(
-                format!("{base}.rewrite"),
-                "set either strip_prefix or rewrite, not both",
-            );
+            errors.push(format!("{base}.rewrite"), "set either strip_prefix or rewrite, not both");
             PathEdit::Keep
         }
         (Some(prefix), None) => {
             let path = format!("{base}.strip_prefix");
             if !prefix.starts_with('/') || prefix.len() < 2 || prefix.ends_with('/') {
-                errors.push(path, "must start with '/', have at least one character after it, and not end with '/'");
-            } else if !literal_prefix(&route.path).starts_with(prefix.as_str()) {
                 errors.push(
                     path,
-                    format!(
-                        "the path pattern `{}` does not start with `{prefix}`",
-                        route.path
-                    ),
+                    "must start with '/', have at least one character after it, and not end with '/'",
                 );
+            } else if !literal_prefix(&route.path).starts_with(prefix.as_str()) {
+                errors
+                    .push(path, format!("the path pattern `{}` does not start with `{prefix}`", route.path));
             }
             PathEdit::StripPrefix(prefix.clone())
         }
-        (None, Some(template)) => {
-            match parse_template(template, &routing::pattern_params(&route.path)) {
-                Ok(parts) => PathEdit::Rewrite(parts),
-                Err(reason) => {
-                    errors.push(format!("{base}.rewrite"), reason);
-                    PathEdit::Keep
-                }
+        (None, Some(template)) => match parse_template(template, &routing::pattern_params(&route.path)) {
+            Ok(parts) => PathEdit::Rewrite(parts),
+            Err(reason) => {
+                errors.push(format!("{base}.rewrite"), reason);
+                PathEdit::Keep
             }
-        }
+        },
         (None, None) => PathEdit::Keep,
     }
 }
@@ -510,9 +422,7 @@ fn parse_template(template: &str, params: &[String]) -> Result<Vec<TemplatePart>
         let close = rest[open..].find('}').ok_or("unclosed '{' in template")? + open;
         let name = rest[open + 1..close].trim_start_matches('*');
         if !params.iter().any(|p| p == name) {
-            return Err(format!(
-                "`{{{name}}}` is not a parameter of the path pattern (it has: {params:?})"
-            ));
+            return Err(format!("`{{{name}}}` is not a parameter of the path pattern (it has: {params:?})"));
         }
         parts.push(TemplatePart::Param(name.to_owned()));
         rest = &rest[close + 1..];

@@ -31,19 +31,9 @@ impl Trace {
         let span_id = random_hex(entropy, 8);
         if let Some((trace_id, flags)) = headers.get(TRACEPARENT).and_then(parse_traceparent) {
             let state = headers.get(TRACESTATE).cloned();
-            return Trace {
-                trace_id,
-                span_id,
-                flags,
-                state,
-            };
+            return Trace { trace_id, span_id, flags, state };
         }
-        Trace {
-            trace_id: random_hex(entropy, 16),
-            span_id,
-            flags: "01".into(),
-            state: None,
-        }
+        Trace { trace_id: random_hex(entropy, 16), span_id, flags: "01".into(), state: None }
     }
 
     /// The `traceparent` value for the upstream request.
@@ -67,12 +57,8 @@ impl Trace {
 fn parse_traceparent(value: &HeaderValue) -> Option<(String, String)> {
     let text = value.to_str().ok()?;
     let mut fields = text.split('-');
-    let (version, trace_id, parent_id, flags) = (
-        fields.next()?,
-        fields.next()?,
-        fields.next()?,
-        fields.next()?,
-    );
+    let (version, trace_id, parent_id, flags) =
+        (fields.next()?, fields.next()?, fields.next()?, fields.next()?);
     let valid = is_hex(version, 2)
         && version != "ff"
         && (version != "00" || fields.next().is_none())
@@ -85,10 +71,7 @@ fn parse_traceparent(value: &HeaderValue) -> Option<(String, String)> {
 }
 
 fn is_hex(text: &str, len: usize) -> bool {
-    text.len() == len
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    text.len() == len && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 fn random_hex(entropy: &impl Entropy, bytes: usize) -> String {
@@ -110,9 +93,7 @@ pub fn request_id(headers: &HeaderMap, trace: &Trace) -> String {
         .filter(|id| {
             !id.is_empty()
                 && id.len() <= MAX_REQUEST_ID
-                && id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
         })
         .map_or_else(|| trace.trace_id.clone(), str::to_owned)
 }
