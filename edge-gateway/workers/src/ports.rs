@@ -106,10 +106,12 @@ impl Upstream for Fetch {
     }
 }
 
-/// Sorts a `fetch` rejection: a refused or unresolvable connection means nothing was sent.
+/// Sorts a `fetch` rejection: only a refused or unresolvable connection proves nothing was
+/// sent. workerd's "Network connection lost" can also mean a connection that broke after the
+/// request went out, so it is a protocol error: not replayed for non-idempotent methods.
 fn classify(message: &str) -> UpstreamError {
     let lower = message.to_ascii_lowercase();
-    let connect = ["connect", "refused", "dns", "resolve", "unreachable", "no such host"];
+    let connect = ["connection refused", "econnrefused", "dns", "resolve", "unreachable", "no such host"];
     if connect.iter().any(|needle| lower.contains(needle)) {
         UpstreamError::Connect(message.to_owned())
     } else {
