@@ -32,6 +32,13 @@ install_tools() {
     || rustup target list --installed | grep -q wasm32-wasip2
   rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
+  # pingora-core builds zlib-ng through cmake.
+  if ! have cmake; then
+    step "install: cmake (Debian package, for the origin shield's zlib-ng)"
+    if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq cmake >/dev/null
+    else sudo apt-get update -qq && sudo apt-get install -y -qq cmake >/dev/null; fi
+  fi
+
   if [ "$(worker-build --version 2>/dev/null)" != "$WORKER_BUILD_VERSION" ]; then
     step "install: worker-build $WORKER_BUILD_VERSION (takes a while, once)"
     cargo install worker-build --version "=$WORKER_BUILD_VERSION"
