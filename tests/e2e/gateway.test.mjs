@@ -2,7 +2,7 @@
 // in the wasmtime test host), in front of real origin shields and a demo origin on loopback.
 //
 //   E2E_RUNTIMES=workerd,spin (default both)   node --test tests/e2e/
-import { after, before, describe, it } from "node:test";
+import { after, afterEach, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 
 import { cases, routesDocument } from "./cases.mjs";
@@ -74,12 +74,14 @@ async function check(gw, { request, expect }) {
 for (const name of selected) {
   describe(`gateway on ${name}`, () => {
     let gw;
+    let passed = 0;
+    afterEach((t) => { if (!t.error) passed += 1; });
     before(async () => {
       gw = await runtimes[name]();
     });
     after(async () => {
       await gw?.close();
-      console.log(`e2e: ${name} ran ${cases.length} table cases + 4 lifecycle tests`);
+      console.log(`e2e: ${name}: ${passed} tests passed (${cases.length} shared table cases among them)`);
     });
 
     it("answers 503 problem before any routes are published", async () => {

@@ -1,0 +1,108 @@
+//! The core's ports over Spin: key-value, clock, entropy and log (outbound HTTP is in
+//! [`crate::upstream`]).
+//!
+//! Nothing here decides anything; each type forwards one call to one Spin or WASI capability.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use edge_gateway_core::ports::{Clock, Entropy, KeyValue, KvError, Level, Log, Ports, UnixMillis};
+use spin_sdk::key_value::Store;
+use spin_sdk::wasip3::random::random;
+
+use crate::message::SpinStream;
+use crate::upstream::SpinUpstream;
+
+/// The label of the key-value store that holds the routes (`key_value_stores` in `spin.toml`).
+pub(crate) const ROUTES_STORE: &str = "default";
+
+/// The routes store, opened once per request.
+pub(crate) struct SpinKv {
+    /// The open store, or why it could not be opened (reported on every read).
+    store: Result<Store, String>,
+}
+
+impl KeyValue for SpinKv {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        match &self.store {
+            Ok(store) => store.get(key).await.map_err(|e| KvError(format!("{e:?}"))),
+            Err(reason) => Err(KvError(reason.clone())),
+        }
+    }
+}
+
+/// The host's wall clock. Allowed here and only here: the core bans reading the time itself.
+pub(crate) struct SystemClock;
+
+impl Clock for SystemClock {
+    #[allow(clippy::disallowed_methods)] // the adapter is where the clock is read
+    fn now(&self) -> UnixMillis {
+        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    }
+}
+
+/// Randomness from `wasi:random`, which every WASI 0.3 HTTP host provides.
+pub(crate) struct WasiEntropy;
+
+impl Entropy for WasiEntropy {
+    fn fill(&self, buf: &mut [u8]) {
+        let bytes = random::get_random_bytes(buf.len() as u64);
+        let n = bytes.len().min(buf.len());
+        buf[..n].copy_from_slice(&bytes[..n]);
+    }
+}
+
+/// Log lines on stderr, where Spin collects a component's logs.
+pub(crate) struct StderrLog;
+
+impl Log for StderrLog {
+    fn log(&self, level: Level, message: &str) {
+        let level = match level {
+            Level::Info => "INFO",
+            Level::Warn => "WARN",
+            Level::Error => "ERROR",
+        };
+        eprintln!("edge-gateway {level} {message}");
+    }
+}
+
+/// All ports of one request.
+pub(crate) struct SpinPorts {
+    kv: SpinKv,
+    upstream: SpinUpstream,
+}
+
+impl SpinPorts {
+    /// Opens the routes store. A failure is not fatal here: it surfaces as a KV read error, which
+    /// the core answers with 503.
+    pub(crate) async fn open() -> SpinPorts {
+        let store = Store::open(ROUTES_STORE)
+            .await
+            .map_err(|e| format!("opening key-value store `{ROUTES_STORE}`: {e:?}"));
+        SpinPorts { kv: SpinKv { store }, upstream: SpinUpstream }
+    }
+}
+
+impl Ports for SpinPorts {
+    type Stream = SpinStream;
+    type Kv = SpinKv;
+    type Upstream = SpinUpstream;
+    type Clock = SystemClock;
+    type Entropy = WasiEntropy;
+    type Log = StderrLog;
+
+    fn kv(&self) -> &SpinKv {
+        &self.kv
+    }
+    fn upstream(&self) -> &SpinUpstream {
+        &self.upstream
+    }
+    fn clock(&self) -> &SystemClock {
+        &SystemClock
+    }
+    fn entropy(&self) -> &WasiEntropy {
+        &WasiEntropy
+    }
+    fn log(&self) -> &StderrLog {
+        &StderrLog
+    }
+}

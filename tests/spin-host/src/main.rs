@@ -1,0 +1,136 @@
+//! `spin-test-host`: a small Spin-compatible host for testing the edge gateway's Spin component.
+//!
+//! ```text
+//! spin-test-host --manifest spin.toml [--component path.wasm] --listen 127.0.0.1:3000 --admin 127.0.0.1:3001
+//! ```
+//!
+//! It serves the manifest's HTTP trigger with a fresh instance of the component per request, over
+//! wasmtime with WASI 0.2/0.3, `wasi:http` 0.3, `spin:key-value` 3.0 and `wasi:keyvalue`
+//! 0.2.0-draft2 backed by one in-memory map, and enforces `allowed_outbound_hosts` and
+//! `key_value_stores`. A second, loopback-only listener serves the admin API of [`admin`]. Once
+//! both listen, one line is printed on stdout:
+//!
+//! ```text
+//! spin-test-host listening on http://127.0.0.1:3000 (admin http://127.0.0.1:3001)
+//! ```
+//!
+//! See `README.md` for what it does not do compared to Spin.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod admin;
+mod kv;
+mod kv_host;
+mod manifest;
+mod problem;
+mod runtime;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+use crate::kv::KvStores;
+use crate::manifest::App;
+use crate::runtime::Runtime;
+
+/// The command line.
+struct Args {
+    manifest: PathBuf,
+    component: Option<PathBuf>,
+    listen: SocketAddr,
+    admin: SocketAddr,
+}
+
+const USAGE: &str =
+    "usage: spin-test-host --manifest spin.toml [--component path.wasm] --listen ADDR --admin ADDR";
+
+fn parse_args() -> anyhow::Result<Args> {
+    let mut args = std::env::args().skip(1);
+    let (mut manifest, mut component, mut listen, mut admin) = (None, None, None, None);
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().with_context(|| format!("{flag} needs a value\n{USAGE}"));
+        match flag.as_str() {
+            "--manifest" => manifest = Some(PathBuf::from(value()?)),
+            "--component" => component = Some(PathBuf::from(value()?)),
+            "--listen" => listen = Some(value()?.parse().context("--listen")?),
+            "--admin" => admin = Some(value()?.parse().context("--admin")?),
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument `{other}`\n{USAGE}"),
+        }
+    }
+    let admin: SocketAddr = admin.context(USAGE)?;
+    if !admin.ip().is_loopback() {
+        bail!("--admin must be a loopback address: the admin API has no authentication");
+    }
+    Ok(Args { manifest: manifest.context(USAGE)?, component, listen: listen.context(USAGE)?, admin })
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = parse_args()?;
+    let app = App::load(&args.manifest)?;
+    let component = args
+        .component
+        .clone()
+        .or_else(|| app.source.clone())
+        .context("no --component and no `source` in the manifest")?;
+    eprintln!("spin-test-host: component `{}` ({}) on route {}", app.id, component.display(), app.route);
+    let stores = KvStores::default();
+    let runtime = Arc::new(
+        Runtime::new(app, &component, stores.clone())
+            .with_context(|| format!("loading {}", component.display()))?,
+    );
+    let app_listener =
+        TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+    let admin_listener =
+        TcpListener::bind(args.admin).await.with_context(|| format!("binding {}", args.admin))?;
+    let (app_addr, admin_addr) = (app_listener.local_addr()?, admin_listener.local_addr()?);
+    tokio::spawn(serve_admin(admin_listener, stores));
+    println!("spin-test-host listening on http://{app_addr} (admin http://{admin_addr})");
+    std::io::stdout().flush()?;
+    serve_app(app_listener, runtime).await
+}
+
+async fn serve_app(listener: TcpListener, runtime: Arc<Runtime>) -> anyhow::Result<()> {
+    loop {
+        let (stream, client) = listener.accept().await?;
+        let runtime = runtime.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |request| {
+                let runtime = runtime.clone();
+                async move { Ok::<_, std::convert::Infallible>(runtime.serve(request, client).await) }
+            });
+            if let Err(error) = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                eprintln!("spin-test-host: connection from {client}: {error}");
+            }
+        });
+    }
+}
+
+async fn serve_admin(listener: TcpListener, stores: KvStores) -> anyhow::Result<()> {
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let stores = stores.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |request| {
+                let stores = stores.clone();
+                async move { Ok::<_, std::convert::Infallible>(admin::handle(stores, request).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
