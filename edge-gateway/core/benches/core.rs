@@ -39,17 +39,26 @@ fn routing(c: &mut Criterion) {
     let mut group = c.benchmark_group("route_lookup_100_routes");
     group.bench_function("gateway_router", |b| {
         b.iter(|| {
-            config.router.lookup(&config.routes, black_box("x.example.com"), &Method::GET, black_box("/svc97/items/7/a/b"))
+            config.router.lookup(
+                &config.routes,
+                black_box("x.example.com"),
+                &Method::GET,
+                black_box("/svc97/items/7/a/b"),
+            )
         })
     });
-    group.bench_function("baseline_hashmap_exact_path", |b| b.iter(|| exact.get(black_box("/svc97/items/7/a/b"))));
+    group.bench_function("baseline_hashmap_exact_path", |b| {
+        b.iter(|| exact.get(black_box("/svc97/items/7/a/b")))
+    });
     group.finish();
 }
 
 fn parsing(c: &mut Criterion) {
     let doc = document(100);
     let mut group = c.benchmark_group("config_parse_100_routes");
-    group.bench_function("validate_and_compile", |b| b.iter(|| Config::from_json(black_box(doc.as_bytes())).unwrap()));
+    group.bench_function("validate_and_compile", |b| {
+        b.iter(|| Config::from_json(black_box(doc.as_bytes())).unwrap())
+    });
     group.bench_function("baseline_serde_json_value", |b| {
         b.iter(|| serde_json::from_slice::<serde_json::Value>(black_box(doc.as_bytes())).unwrap())
     });

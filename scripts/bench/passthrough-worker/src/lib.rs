@@ -10,7 +10,12 @@ use worker::{Context, Env, event, web_sys};
 async fn fetch(request: web_sys::Request, env: Env, _ctx: Context) -> worker::Result<web_sys::Response> {
     let upstream = env.var("UPSTREAM")?.to_string();
     let url = worker::Url::parse(&request.url())?;
-    let target = format!("{}{}{}", upstream.trim_end_matches('/'), url.path(), url.query().map_or(String::new(), |q| format!("?{q}")));
+    let target = format!(
+        "{}{}{}",
+        upstream.trim_end_matches('/'),
+        url.path(),
+        url.query().map_or(String::new(), |q| format!("?{q}"))
+    );
     let init = web_sys::RequestInit::new();
     init.set_method(&request.method());
     init.set_headers(&request.headers());
