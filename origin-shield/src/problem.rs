@@ -5,8 +5,8 @@
 //! the response. Classifying is separate from sending: this module never
 //! touches a session.
 
+pub use edge_gateway_core::problem::Problem;
 use pingora_error::{Error, ErrorSource, ErrorType};
-use serde::Serialize;
 
 /// Why the shield could not proxy a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -76,31 +76,8 @@ impl ProxyFailure {
             title: title.to_owned(),
             status,
             detail: format!("origin shield {region}: {self}"),
+            request_id: None,
         })
-    }
-}
-
-/// An RFC 9457 problem details document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Problem {
-    /// URI reference naming the problem type.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// Short, human-readable summary of the type.
-    pub title: String,
-    /// The HTTP status code.
-    pub status: u16,
-    /// Explanation specific to this occurrence.
-    pub detail: String,
-}
-
-impl Problem {
-    /// The media type of the body.
-    pub const CONTENT_TYPE: &'static str = "application/problem+json";
-
-    /// The JSON body.
-    pub fn to_json(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_default()
     }
 }
 

@@ -169,7 +169,7 @@ impl ProxyHttp for ShieldProxy {
         let code = failure.status().unwrap_or(0);
         if let (Some(problem), None) = (failure.problem(&self.region), session.response_written()) {
             let body = problem.to_json();
-            if self.respond(session, code, crate::problem::Problem::CONTENT_TYPE, body).await.is_err() {
+            if self.respond(session, code, edge_gateway_core::problem::PROBLEM_JSON, body).await.is_err() {
                 return FailToProxy { error_code: 0, can_reuse_downstream: false };
             }
         }

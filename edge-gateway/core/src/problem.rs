@@ -28,8 +28,16 @@ pub struct Problem {
     pub status: u16,
     /// What happened to this request.
     pub detail: String,
-    /// The request id, for support.
-    pub request_id: String,
+    /// The request id, for support (set by the gateway; the shield has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+impl Problem {
+    /// The JSON body.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
 }
 
 impl Problem {
@@ -41,7 +49,7 @@ impl Problem {
             title: status.canonical_reason().unwrap_or("Error").to_owned(),
             status: status.as_u16(),
             detail: error.public_detail(),
-            request_id: request_id.to_owned(),
+            request_id: Some(request_id.to_owned()),
         }
     }
 }
@@ -49,8 +57,7 @@ impl Problem {
 /// The response for `error`: problem JSON, `Allow` on 405, never cached.
 pub fn respond<S>(error: &GatewayError, request_id: &str) -> Response<Body<S>> {
     let problem = Problem::from_error(error, request_id);
-    let json = serde_json::to_vec(&problem).unwrap_or_default();
-    let mut response = Response::new(Body::Bytes(Bytes::from(json)));
+    let mut response = Response::new(Body::Bytes(Bytes::from(problem.to_json())));
     *response.status_mut() = error.status();
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));

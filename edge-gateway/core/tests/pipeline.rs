@@ -182,7 +182,7 @@ fn refusals_are_problems_with_the_right_status() {
         let body = problem(&response);
         assert_eq!(body.kind, format!("urn:edge-gateway:problem:{kind}"), "{label}");
         assert_eq!(response.headers()["cache-control"], "no-store");
-        assert_eq!(response.headers()["x-request-id"].to_str().unwrap(), body.request_id);
+        assert_eq!(Some(response.headers()["x-request-id"].to_str().unwrap()), body.request_id.as_deref());
         if status == 405 {
             assert_eq!(response.headers()["allow"], "GET, HEAD, POST");
         }
