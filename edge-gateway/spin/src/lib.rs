@@ -20,7 +20,13 @@
 //! **Config is re-read on every request.** Spin creates a fresh instance for each request, so the
 //! core's in-memory config cache lives for one request only: each request reads `routes/current`
 //! and the version document it names from the key-value store (two reads). The core's
-//! `config_ttl_ms` has no effect on Spin.
+//! `config_ttl_ms` has no effect on Spin. Having no memory between requests, an instance whose
+//! `routes/current` leads to a broken document serves `routes/last-good` instead (see the core's
+//! `live` module).
+//!
+//! A panic aborts the instance (stable Rust cannot unwind on wasm32): the host answers that
+//! request with a 500 (the project's test host with a problem+json body) and the next request
+//! gets a fresh instance anyway.
 //!
 //! The client address comes from the `spin-client-addr` header that Spin sets; every `spin-*`
 //! header is removed before the request reaches the core. Spin knows nothing about the client's
