@@ -9,6 +9,10 @@
 // each in turn, rounds interleaved; medians are reported with p50/p99 and ratios.
 //
 //   node scripts/bench/workerd.mjs [--seconds 10] [--rounds 3] [--connections 32]
+//
+// A/B: with BENCH_GATEWAY_B=<dir> (a copy of edge-gateway/workers holding entry.mjs and build/
+// of another build of the gateway), that build runs as a fifth worker, "gateway-b", in the same
+// workerd and the same rounds.
 import { execFile, spawn } from "node:child_process";
 import { promisify } from "node:util";
 import fs from "node:fs";
@@ -48,23 +52,25 @@ export default {
 };
 `);
 
-const ports = { gateway: await freePort(), "rs-passthrough": await freePort(), "js-passthrough": await freePort() };
+const gatewayB = process.env.BENCH_GATEWAY_B;
+const ports = { gateway: await freePort(), ...(gatewayB ? { "gateway-b": await freePort() } : {}), "rs-passthrough": await freePort(), "js-passthrough": await freePort() };
 const rel = (p) => path.relative(dir, path.join(root, p));
 const gw = "edge-gateway/workers";
 const rs = "scripts/bench/passthrough-worker";
-fs.writeFileSync(path.join(dir, "workerd.capnp"), `using Workerd = import "/workerd/workerd.capnp";
-const config :Workerd.Config = (
-  services = [
-    (name = "gateway", worker = (
+const gatewayWorker = (name, dirRel) => `    (name = "${name}", worker = (
       modules = [
-        (name = "entry.mjs", esModule = embed "${rel(`${gw}/entry.mjs`)}"),
-        (name = "build/index.js", esModule = embed "${rel(`${gw}/build/index.js`)}"),
-        (name = "build/index_bg.wasm", wasm = embed "${rel(`${gw}/build/index_bg.wasm`)}"),
+        (name = "entry.mjs", esModule = embed "${rel(`${dirRel}/entry.mjs`)}"),
+        (name = "build/index.js", esModule = embed "${rel(`${dirRel}/build/index.js`)}"),
+        (name = "build/index_bg.wasm", wasm = embed "${rel(`${dirRel}/build/index_bg.wasm`)}"),
       ],
       compatibilityDate = "2026-04-01",
       bindings = [(name = "ROUTES", kvNamespace = "routes-kv")],
-      globalOutbound = "internet")),
-    (name = "rs-passthrough", worker = (
+      globalOutbound = "internet")),`;
+fs.writeFileSync(path.join(dir, "workerd.capnp"), `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [
+${gatewayWorker("gateway", gw)}
+${gatewayB ? gatewayWorker("gateway-b", path.relative(root, path.resolve(gatewayB))) + "\n" : ""}    (name = "rs-passthrough", worker = (
       modules = [
         (name = "build/index.js", esModule = embed "${rel(`${rs}/build/index.js`)}"),
         (name = "build/index_bg.wasm", wasm = embed "${rel(`${rs}/build/index_bg.wasm`)}"),

@@ -7,7 +7,9 @@ use edge_gateway_core::problem::respond;
 use edge_gateway_core::{Body, ClientInfo, GatewayError};
 use worker::js_sys::{Reflect, Uint8Array};
 use worker::wasm_bindgen::{JsCast, JsValue};
-use worker::{Headers, web_sys};
+use worker::web_sys;
+
+use crate::headers::{from_header_map, to_header_map};
 
 type Stream = web_sys::ReadableStream;
 
@@ -15,7 +17,7 @@ type Stream = web_sys::ReadableStream;
 pub(crate) fn incoming(
     request: &web_sys::Request,
 ) -> Result<(http::Request<Body<Stream>>, ClientInfo), String> {
-    let headers: http::HeaderMap = (&Headers(request.headers())).into();
+    let headers = to_header_map(&request.headers());
     let client = ClientInfo {
         ip: headers.get("cf-connecting-ip").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()),
         location: location(request),
@@ -54,7 +56,7 @@ pub(crate) fn to_fetch_request(
     let (head, body) = request.into_parts();
     let init = web_sys::RequestInit::new();
     init.set_method(head.method.as_str());
-    init.set_headers(Headers::from(&head.headers).as_ref());
+    init.set_headers(&from_header_map(&head.headers));
     init.set_redirect(web_sys::RequestRedirect::Manual);
     init.set_signal(Some(signal));
     if let Some(body) = body_value(body) {
@@ -69,7 +71,7 @@ pub(crate) fn from_fetch_response(
 ) -> Result<http::Response<Body<Stream>>, http::Error> {
     let body = response.body().map_or(Body::Empty, Body::Stream);
     let mut converted = http::Response::builder().status(response.status()).body(body)?;
-    *converted.headers_mut() = (&Headers(response.headers())).into();
+    *converted.headers_mut() = to_header_map(&response.headers());
     Ok(converted)
 }
 
@@ -78,7 +80,7 @@ pub(crate) fn outgoing(response: http::Response<Body<Stream>>) -> worker::Result
     let (head, body) = response.into_parts();
     let init = web_sys::ResponseInit::new();
     init.set_status(head.status.as_u16());
-    init.set_headers(Headers::from(&head.headers).as_ref());
+    init.set_headers(&from_header_map(&head.headers));
     let body = body_value(body);
     Ok(web_sys::Response::new_with_opt_buffer_source_and_init(
         body.as_ref().map(|b| b.unchecked_ref()),

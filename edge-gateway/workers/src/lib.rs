@@ -11,6 +11,7 @@
 #![deny(missing_docs)]
 
 mod convert;
+mod headers;
 mod ports;
 
 use std::rc::Rc;
