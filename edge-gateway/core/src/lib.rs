@@ -4,7 +4,7 @@
 //! are rewritten for the origin shield, which region it goes to, and how a refusal reads. It never
 //! performs I/O itself: every side effect goes through a narrow port in [`ports`] (key-value reads,
 //! upstream fetches, the clock, entropy, logging), implemented by the Workers and Spin adapters and
-//! by in-memory fakes in [`testing`] (feature `testing`).
+//! by in-memory fakes in `testing` (feature `testing`).
 //!
 //! A request flows through [`pipeline::Gateway::handle`], which reads top to bottom:
 //!

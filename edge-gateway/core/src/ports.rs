@@ -1,7 +1,7 @@
 //! The ports: one narrow trait per I/O seam.
 //!
 //! The core decides; adapters act. Each trait here is implemented once per platform (Workers,
-//! Spin) and once in memory ([`crate::testing`]). None of them is `Send`: both edge runtimes run
+//! Spin) and once in memory (`crate::testing`). None of them is `Send`: both edge runtimes run
 //! one request per single-threaded isolate or instance.
 #![allow(async_fn_in_trait)] // single-threaded wasm: no `Send` bound wanted on these futures
 
