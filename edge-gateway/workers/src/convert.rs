@@ -82,16 +82,12 @@ pub(crate) fn outgoing(response: http::Response<Body<Stream>>) -> worker::Result
     init.set_status(head.status.as_u16());
     init.set_headers(&from_header_map(&head.headers));
     let body = body_value(body);
+    // `new Response(body, init)` takes any BodyInit (a ReadableStream or a Uint8Array); the
+    // binding's parameter type is nominal only.
     Ok(web_sys::Response::new_with_opt_buffer_source_and_init(
         body.as_ref().map(|b| b.unchecked_ref()),
         &init,
-    )
-    .or_else(|_| {
-        web_sys::Response::new_with_opt_readable_stream_and_init(
-            body.as_ref().map(|b| b.unchecked_ref()),
-            &init,
-        )
-    })?)
+    )?)
 }
 
 fn body_value(body: Body<Stream>) -> Option<JsValue> {
