@@ -36,17 +36,20 @@
 //! Verification needs no randomness, and `rsa` 0.9 with default features off builds for both wasm
 //! targets. (RUSTSEC-2023-0071, the Marvin timing attack, concerns private-key operations only.)
 
+pub mod apikey;
 pub mod cache;
 pub mod claims;
 pub mod error;
+pub mod identity;
 pub mod jwks;
 pub mod jwt;
+pub mod keys;
 pub mod policy;
 pub mod signature;
 
 pub use cache::TokenCache;
 pub use error::JwtError;
 pub use jwks::{Jwk, Jwks, JwksError, KeyType, ParsedJwks, SkipReason, SkippedKey};
-pub use jwt::{Claims, UnverifiedToken, VerifiedToken, verify, verify_with};
+pub use jwt::{Claims, UnverifiedToken, VerifiedToken, peek_issuer, verify, verify_with};
 pub use policy::{Algorithm, IssuerPolicy, IssuerPolicySpec, PolicyError};
 pub use signature::{CoreVerifier, SignatureVerifier};

@@ -5,6 +5,7 @@
 //! compiles the router, so nothing downstream re-checks anything. It decides nothing about
 //! requests and performs no I/O.
 
+pub mod auth;
 pub mod raw;
 mod validate;
 
@@ -15,12 +16,15 @@ use http::Method;
 
 use crate::ports::Timeouts;
 use crate::routing::Router;
+use auth::{AuthSettings, RouteAuth};
 
 /// A validated routes document with its compiled router.
 #[derive(Debug)]
 pub struct Config {
     /// Gateway-wide settings.
     pub settings: Settings,
+    /// Issuers, API-key and identity-header settings.
+    pub auth: AuthSettings,
     /// Regions, in document order; referenced by index.
     pub regions: Vec<Region>,
     /// Pools, sorted by name; referenced by index.
@@ -125,7 +129,7 @@ pub enum TemplatePart {
 }
 
 /// A validated route.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Route {
     /// Unique id.
     pub id: String,
@@ -143,6 +147,8 @@ pub struct Route {
     pub path_edit: PathEdit,
     /// Upstream time limits.
     pub timeouts: Timeouts,
+    /// Who may call it; `None` means anyone.
+    pub auth: Option<RouteAuth>,
 }
 
 impl Route {

@@ -69,10 +69,46 @@ pub enum GatewayError {
     /// The shield answered with something unusable.
     #[error("upstream protocol error: {0}")]
     UpstreamProtocol(String),
+    /// The route needs credentials and the request has none, or they are not valid.
+    #[error("unauthorized: {0}")]
+    Unauthorized(Unauthorized),
+    /// The caller is authenticated but not allowed (scopes or claims).
+    #[error("forbidden{}", .scope.as_ref().map(|s| format!(": requires scope `{s}`")).unwrap_or_default())]
+    Forbidden {
+        /// The scopes required, when a scope rule failed.
+        scope: Option<String>,
+    },
+    /// The issuer's keys cannot be obtained (never fetched, or stale past max-stale).
+    #[error("authentication unavailable: {0}")]
+    AuthUnavailable(String),
     /// A bug or platform failure inside the gateway.
     #[error("internal error")]
     Internal,
 }
+
+/// Why a request was not authenticated. The reasons are for logs; the client gets the fixed
+/// RFC 6750 wording of [`GatewayError::public_detail`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Unauthorized {
+    /// No credentials; `bearer` when the route accepts JWTs.
+    #[error("no credentials")]
+    Missing {
+        /// Whether the route accepts bearer tokens (decides the challenge scheme).
+        bearer: bool,
+    },
+    /// The bearer token was refused.
+    #[error("invalid token: {0}")]
+    InvalidToken(String),
+    /// The API key was refused.
+    #[error("invalid API key: {0}")]
+    InvalidApiKey(String),
+}
+
+/// The realm named in every challenge.
+pub const REALM: &str = "edge-gateway";
+const INVALID_TOKEN_DESCRIPTION: &str =
+    "The access token is missing, malformed, expired or otherwise invalid.";
 
 impl GatewayError {
     /// Who caused it.
@@ -84,7 +120,10 @@ impl GatewayError {
             | GatewayError::PayloadTooLarge { .. }
             | GatewayError::UriTooLong { .. }
             | GatewayError::HeadersTooLarge { .. }
-            | GatewayError::LoopDetected => Side::Client,
+            | GatewayError::LoopDetected
+            | GatewayError::Unauthorized(_)
+            | GatewayError::Forbidden { .. } => Side::Client,
+            GatewayError::AuthUnavailable(_) => Side::Upstream,
             GatewayError::UpstreamConnect(_)
             | GatewayError::UpstreamTimeout(_)
             | GatewayError::UpstreamProtocol(_) => Side::Upstream,
@@ -111,8 +150,32 @@ impl GatewayError {
             GatewayError::NoConfig(_) => StatusCode::SERVICE_UNAVAILABLE,
             GatewayError::UpstreamConnect(_) | GatewayError::UpstreamProtocol(_) => StatusCode::BAD_GATEWAY,
             GatewayError::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            GatewayError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            GatewayError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            GatewayError::AuthUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             GatewayError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
+    }
+
+    /// The `WWW-Authenticate` value for 401 and scope-related 403 answers (RFC 6750 §3).
+    pub fn challenge(&self) -> Option<String> {
+        let challenge = match self {
+            GatewayError::Unauthorized(Unauthorized::Missing { bearer: true }) => {
+                format!("Bearer realm=\"{REALM}\"")
+            }
+            GatewayError::Unauthorized(Unauthorized::Missing { bearer: false })
+            | GatewayError::Unauthorized(Unauthorized::InvalidApiKey(_)) => {
+                format!("ApiKey realm=\"{REALM}\"")
+            }
+            GatewayError::Unauthorized(Unauthorized::InvalidToken(_)) => format!(
+                "Bearer realm=\"{REALM}\", error=\"invalid_token\", error_description=\"{INVALID_TOKEN_DESCRIPTION}\""
+            ),
+            GatewayError::Forbidden { scope: Some(scope) } => {
+                format!("Bearer realm=\"{REALM}\", error=\"insufficient_scope\", scope=\"{scope}\"")
+            }
+            _ => return None,
+        };
+        Some(challenge)
     }
 
     /// A stable, short name for the problem type and logs.
@@ -129,6 +192,9 @@ impl GatewayError {
             GatewayError::UpstreamConnect(_) => "upstream-unreachable",
             GatewayError::UpstreamTimeout(_) => "upstream-timeout",
             GatewayError::UpstreamProtocol(_) => "upstream-protocol-error",
+            GatewayError::Unauthorized(_) => "unauthorized",
+            GatewayError::Forbidden { .. } => "forbidden",
+            GatewayError::AuthUnavailable(_) => "auth-unavailable",
             GatewayError::Internal => "internal-error",
         }
     }
@@ -136,8 +202,22 @@ impl GatewayError {
     /// What the client is told. Internal and upstream details stay in the logs.
     pub fn public_detail(&self) -> String {
         match self.side() {
-            Side::Client => self.to_string(),
+            Side::Client => match self {
+                GatewayError::Unauthorized(Unauthorized::InvalidToken(_)) => INVALID_TOKEN_DESCRIPTION.into(),
+                GatewayError::Unauthorized(Unauthorized::InvalidApiKey(_)) => {
+                    "The API key is missing, unknown, revoked or expired.".into()
+                }
+                GatewayError::Unauthorized(Unauthorized::Missing { .. }) => {
+                    "This route requires authentication.".into()
+                }
+                GatewayError::Forbidden { scope: Some(_) } => {
+                    "The access token lacks a scope this request requires.".into()
+                }
+                GatewayError::Forbidden { scope: None } => "The caller may not make this request.".into(),
+                _ => self.to_string(),
+            },
             Side::Upstream => match self {
+                GatewayError::AuthUnavailable(_) => "the identity provider's keys are unavailable".into(),
                 GatewayError::UpstreamTimeout(_) => "the upstream did not answer in time".into(),
                 _ => "the upstream could not be reached".into(),
             },

@@ -5,6 +5,7 @@
 //! (RFC 9110 §7.6.1, plus any named in `Connection`) are removed in both directions; `Via`, a
 //! request id and a W3C `traceparent` are set. Pure functions over header maps: no I/O here.
 
+pub mod credentials;
 pub mod trace;
 
 use std::net::IpAddr;

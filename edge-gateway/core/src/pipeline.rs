@@ -25,7 +25,7 @@ use crate::live::LiveConfig;
 use crate::ports::{Level, Log, Ports, Upstream, UpstreamError};
 use crate::problem;
 use crate::routing::RouteMatch;
-use crate::stages;
+use crate::stages::{self, Authenticator, Identity};
 
 /// What the platform knows about the client, never taken from client-sent headers.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -36,16 +36,23 @@ pub struct ClientInfo {
     pub location: Option<GeoPoint>,
 }
 
-/// The gateway of one instance: its live config and the pipeline.
+/// The gateway of one instance: its live config, its authentication state and the pipeline.
 #[derive(Debug, Default)]
 pub struct Gateway {
     live: LiveConfig,
+    auth: Authenticator,
 }
 
 /// Ids that follow one request through the gateway.
 struct RequestIds {
     request_id: String,
     trace: Trace,
+}
+
+/// The request head as received, and who sent it.
+struct Outgoing {
+    head: Parts,
+    identity: Identity,
 }
 
 /// A route matched for a request, with its path parameters.
@@ -95,11 +102,12 @@ impl Gateway {
         let (head, body) = request.into_parts();
         limits::check(&head, &config.settings)?;
         let matched = route(&config, &head)?;
-        let identity = stages::authenticate(matched.route, &head)?;
+        let identity = self.auth.authenticate(ports, &config, matched.route.auth.as_ref(), &head).await?;
         stages::rate_limit(matched.route, &identity)?;
         let pool = &config.pools[matched.route.pool];
         let regions = geo::candidate_regions(pool, &config.regions, client.location);
-        forward_with_failover(ports, &config, &matched, head, body, &regions, client, ids).await
+        let outgoing = Outgoing { head, identity };
+        forward_with_failover(ports, &config, &matched, outgoing, body, &regions, client, ids).await
     }
 }
 
@@ -122,13 +130,14 @@ async fn forward_with_failover<P: Ports>(
     ports: &P,
     config: &Config,
     matched: &Matched<'_>,
-    head: Parts,
+    outgoing: Outgoing,
     body: Body<P::Stream>,
     regions: &[usize],
     client: &ClientInfo,
     ids: &RequestIds,
 ) -> Result<Response<Body<P::Stream>>, GatewayError> {
-    let host = limits::host(&head).unwrap_or_default().to_owned();
+    let head = &outgoing.head;
+    let host = limits::host(head).unwrap_or_default().to_owned();
     let proto = head.uri.scheme_str().unwrap_or("https").to_owned();
     let facts = ForwardFacts {
         client_ip: client.ip,
@@ -138,6 +147,13 @@ async fn forward_with_failover<P: Ports>(
         trace: &ids.trace,
     };
     let mut headers = forward::upstream_headers(&head.headers, &facts);
+    let query = forward::credentials::apply(
+        &mut headers,
+        head.uri.query(),
+        &config.auth,
+        matched.route.auth.as_ref(),
+        &outgoing.identity,
+    );
     let path = forward::edit_path(&matched.route.path_edit, head.uri.path(), &matched.params);
     let replayable = body.is_empty();
     if replayable {
@@ -148,7 +164,7 @@ async fn forward_with_failover<P: Ports>(
     let mut last_error = GatewayError::UpstreamConnect("no region to try".into());
     for (attempt, &index) in regions.iter().enumerate() {
         let region = &config.regions[index];
-        let uri = forward::upstream_uri(region, &path, head.uri.query())
+        let uri = forward::upstream_uri(region, &path, query.as_deref())
             .map_err(|e| GatewayError::BadRequest(format!("cannot build upstream URL: {e}")))?;
         let mut request = Request::new(body.take().unwrap_or(Body::Empty));
         *request.method_mut() = head.method.clone();

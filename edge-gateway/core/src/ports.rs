@@ -12,11 +12,39 @@ use crate::body::Body;
 /// Milliseconds since the Unix epoch, as read from a [`Clock`].
 pub type UnixMillis = u64;
 
-/// Reads of the key-value store that holds the routes (Workers KV, Spin key-value).
+/// The key-value store that holds the routes, API keys and shared key sets (Workers KV, Spin
+/// key-value).
 pub trait KeyValue {
     /// The value under `key`, or `None` when the key does not exist.
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError>;
+
+    /// Stores `value` under `key`, to expire after `ttl` where the store supports it (Workers KV
+    /// rounds up to its 60 s minimum; Spin's store keeps values until overwritten, so readers
+    /// must also check the age written inside the value).
+    async fn put(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<(), KvError>;
 }
+
+/// Fetches small documents from services the gateway depends on (JWKS, OIDC discovery).
+pub trait Fetch {
+    /// `GET url`, with the whole exchange bounded by `timeout` and the body by `limit` bytes.
+    async fn get(&self, url: &str, timeout: Duration, limit: usize) -> Result<Fetched, FetchError>;
+}
+
+/// A fetched document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    /// The status.
+    pub status: http::StatusCode,
+    /// The response headers.
+    pub headers: http::HeaderMap,
+    /// The whole body (at most the requested limit).
+    pub body: bytes::Bytes,
+}
+
+/// Why a fetch produced no document: unreachable, timed out, or the body exceeded the limit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("fetch failed: {0}")]
+pub struct FetchError(pub String);
 
 /// A key-value read that failed for a reason other than a missing key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -97,6 +125,8 @@ pub trait Ports {
     type Kv: KeyValue;
     /// Outbound HTTP to the shields.
     type Upstream: Upstream<Stream = Self::Stream>;
+    /// Outbound HTTP for small documents (key sets).
+    type Fetch: Fetch;
     /// Time.
     type Clock: Clock;
     /// Randomness.
@@ -108,6 +138,8 @@ pub trait Ports {
     fn kv(&self) -> &Self::Kv;
     /// Outbound HTTP.
     fn upstream(&self) -> &Self::Upstream;
+    /// Document fetches.
+    fn fetch(&self) -> &Self::Fetch;
     /// Time.
     fn clock(&self) -> &Self::Clock;
     /// Randomness.

@@ -5,7 +5,7 @@
 //! never reach the body.
 
 use bytes::Bytes;
-use http::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE};
+use http::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{HeaderValue, Response};
 use serde::Serialize;
 
@@ -54,7 +54,8 @@ impl Problem {
     }
 }
 
-/// The response for `error`: problem JSON, `Allow` on 405, never cached.
+/// The response for `error`: problem JSON, `Allow` on 405, `WWW-Authenticate` on 401 and on
+/// 403 for a missing scope, never cached.
 pub fn respond<S>(error: &GatewayError, request_id: &str) -> Response<Body<S>> {
     let problem = Problem::from_error(error, request_id);
     let mut response = Response::new(Body::Bytes(Bytes::from(problem.to_json())));
@@ -64,6 +65,9 @@ pub fn respond<S>(error: &GatewayError, request_id: &str) -> Response<Body<S>> {
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if let Ok(id) = HeaderValue::from_str(request_id) {
         headers.insert(REQUEST_ID, id);
+    }
+    if let Some(challenge) = error.challenge().and_then(|c| HeaderValue::from_str(&c).ok()) {
+        headers.insert(WWW_AUTHENTICATE, challenge);
     }
     if let GatewayError::MethodNotAllowed { allow } = error {
         let list = allow.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ");

@@ -11,7 +11,8 @@ use http::{Request, Response};
 
 use crate::body::Body;
 use crate::ports::{
-    Clock, Entropy, KeyValue, KvError, Level, Log, Ports, Timeouts, UnixMillis, Upstream, UpstreamError,
+    Clock, Entropy, Fetch, FetchError, Fetched, KeyValue, KvError, Level, Log, Ports, Timeouts, UnixMillis,
+    Upstream, UpstreamError,
 };
 
 /// A key-value store in memory. `fail` makes every read fail.
@@ -21,6 +22,7 @@ pub struct MemoryKv {
     /// When set, reads fail with this message.
     pub fail: RefCell<Option<String>>,
     reads: Cell<usize>,
+    writes: RefCell<Vec<(String, Option<std::time::Duration>)>>,
 }
 
 impl MemoryKv {
@@ -38,6 +40,16 @@ impl MemoryKv {
     pub fn reads(&self) -> usize {
         self.reads.get()
     }
+
+    /// The value under `key`, without counting a read.
+    pub fn value(&self, key: &str) -> Option<Vec<u8>> {
+        self.values.borrow().get(key).cloned()
+    }
+
+    /// The keys written through the port, with their TTLs, in order.
+    pub fn writes(&self) -> Vec<(String, Option<std::time::Duration>)> {
+        self.writes.borrow().clone()
+    }
 }
 
 impl KeyValue for MemoryKv {
@@ -47,6 +59,99 @@ impl KeyValue for MemoryKv {
             return Err(KvError(message));
         }
         Ok(self.values.borrow().get(key).cloned())
+    }
+
+    async fn put(&self, key: &str, value: &[u8], ttl: Option<std::time::Duration>) -> Result<(), KvError> {
+        if let Some(message) = self.fail.borrow().clone() {
+            return Err(KvError(message));
+        }
+        self.writes.borrow_mut().push((key.to_owned(), ttl));
+        self.values.borrow_mut().insert(key.to_owned(), value.to_vec());
+        Ok(())
+    }
+}
+
+/// What the fake fetcher answers for a URL.
+pub type FetchScript = Box<dyn Fn(&str) -> Result<Fetched, FetchError>>;
+
+/// A document fetcher that answers from a script and counts requests per URL.
+pub struct FakeFetch {
+    script: RefCell<FetchScript>,
+    calls: RefCell<Vec<String>>,
+    /// How many times each fetch yields to the executor before answering, so concurrent
+    /// requests overlap (0 by default).
+    pub yields: Cell<u32>,
+}
+
+impl Default for FakeFetch {
+    fn default() -> Self {
+        FakeFetch {
+            script: RefCell::new(Box::new(|url| Err(FetchError(format!("no document at {url}"))))),
+            calls: RefCell::default(),
+            yields: Cell::new(0),
+        }
+    }
+}
+
+/// A future that is pending once (waking itself) and then ready.
+struct YieldNow(bool);
+
+impl std::future::Future for YieldNow {
+    type Output = ();
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
+}
+
+impl std::fmt::Debug for FakeFetch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeFetch").field("calls", &self.calls.borrow().len()).finish()
+    }
+}
+
+impl FakeFetch {
+    /// Replaces the script.
+    pub fn answer(&self, script: impl Fn(&str) -> Result<Fetched, FetchError> + 'static) {
+        *self.script.borrow_mut() = Box::new(script);
+    }
+
+    /// How many fetches of `url` were made.
+    pub fn calls(&self, url: &str) -> usize {
+        self.calls.borrow().iter().filter(|u| *u == url).count()
+    }
+}
+
+/// A 200 document with `Cache-Control: max-age=<max_age>`.
+pub fn document(body: &str, max_age: Option<u64>) -> Fetched {
+    let mut headers = http::HeaderMap::new();
+    if let Some(age) = max_age {
+        headers.insert(http::header::CACHE_CONTROL, format!("max-age={age}").parse().expect("valid header"));
+    }
+    Fetched { status: http::StatusCode::OK, headers, body: Bytes::from(body.to_owned()) }
+}
+
+impl Fetch for FakeFetch {
+    async fn get(
+        &self,
+        url: &str,
+        _timeout: std::time::Duration,
+        limit: usize,
+    ) -> Result<Fetched, FetchError> {
+        self.calls.borrow_mut().push(url.to_owned());
+        for _ in 0..self.yields.get() {
+            YieldNow(false).await;
+        }
+        let fetched = (self.script.borrow())(url)?;
+        if fetched.body.len() > limit {
+            return Err(FetchError(format!("body exceeds {limit} bytes")));
+        }
+        Ok(fetched)
     }
 }
 
@@ -171,6 +276,8 @@ pub struct FakePorts {
     pub kv: MemoryKv,
     /// Upstream.
     pub upstream: FakeUpstream,
+    /// Document fetches.
+    pub fetch: FakeFetch,
     /// Clock.
     pub clock: ManualClock,
     /// Entropy.
@@ -199,6 +306,7 @@ impl Ports for FakePorts {
     type Stream = FakeStream;
     type Kv = MemoryKv;
     type Upstream = FakeUpstream;
+    type Fetch = FakeFetch;
     type Clock = ManualClock;
     type Entropy = CountingEntropy;
     type Log = MemoryLog;
@@ -208,6 +316,9 @@ impl Ports for FakePorts {
     }
     fn upstream(&self) -> &FakeUpstream {
         &self.upstream
+    }
+    fn fetch(&self) -> &FakeFetch {
+        &self.fetch
     }
     fn clock(&self) -> &ManualClock {
         &self.clock

@@ -24,6 +24,9 @@ pub struct RawConfig {
     pub pools: BTreeMap<String, RawPool>,
     /// The routes.
     pub routes: Vec<RawRoute>,
+    /// Authentication: JWT issuers, API keys and the identity headers sent to the origin.
+    #[serde(default)]
+    pub auth: RawAuth,
 }
 
 /// Gateway-wide settings.
@@ -107,4 +110,162 @@ pub struct RawRoute {
     pub rewrite: Option<String>,
     /// Per-route timeouts; unset fields fall back to the settings.
     pub timeouts: Option<RawTimeouts>,
+    /// Who may call this route; absent means anyone (no authentication).
+    pub auth: Option<RawRouteAuth>,
+}
+
+/// Gateway-wide authentication settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RawAuth {
+    /// JWT issuers by name, as routes refer to them.
+    #[serde(default)]
+    pub issuers: BTreeMap<String, RawIssuer>,
+    /// Where API keys are read from and how long lookups are cached.
+    #[serde(default)]
+    pub api_keys: RawApiKeys,
+    /// Names of the headers that carry the caller's identity to the origin.
+    #[serde(default)]
+    pub identity_headers: RawIdentityHeaders,
+}
+
+/// One JWT issuer: what it may send and where its keys are.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RawIssuer {
+    /// Exact `iss` value of its tokens.
+    pub issuer: String,
+    /// URL of its JSON Web Key Set. Exactly one of `jwks_uri`, `discovery_url` and `jwks`.
+    pub jwks_uri: Option<String>,
+    /// URL of its OpenID Connect discovery document, whose `jwks_uri` names the key set.
+    pub discovery_url: Option<String>,
+    /// The key set itself, inline (for shared-secret HS* keys or pinned public keys).
+    #[cfg_attr(feature = "schema", schemars(with = "Option<serde_json::Map<String, serde_json::Value>>"))]
+    pub jwks: Option<serde_json::Value>,
+    /// Accepted `aud` values; a token must name one of them.
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    /// Allowed `alg` values, e.g. `["RS256"]`; `none` is never allowed.
+    pub algorithms: Vec<String>,
+    /// Clock skew tolerated on `exp`, `nbf` and `iat`, in milliseconds (default 0, at most 300000).
+    #[serde(default)]
+    pub leeway_ms: u64,
+    /// Claims that must be present besides `iss`, `exp` and `aud`.
+    #[serde(default)]
+    pub required_claims: Vec<String>,
+    /// Largest token accepted, in bytes (default 8192).
+    pub max_token_bytes: Option<usize>,
+    /// The claim whose value is the caller's tenant, sent in the tenant identity header.
+    pub tenant_claim: Option<String>,
+    /// Whether verified tokens are remembered until `exp` (default true).
+    pub cache_verified_tokens: Option<bool>,
+    /// How fetched key sets are cached.
+    #[serde(default)]
+    pub jwks_cache: RawJwksCache,
+}
+
+/// How a fetched key set is cached, refreshed and kept while the issuer is down.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RawJwksCache {
+    /// Shortest time a key set is used before refetching, whatever its `Cache-Control` says
+    /// (default 60000).
+    pub min_ttl_ms: Option<u64>,
+    /// Longest time a key set is used before refetching (default 86400000).
+    pub max_ttl_ms: Option<u64>,
+    /// How long past its TTL a key set is still used while the issuer cannot be reached
+    /// (default 21600000).
+    pub max_stale_ms: Option<u64>,
+    /// Least time between two fetches caused by an unknown `kid` (default 30000).
+    pub refetch_interval_ms: Option<u64>,
+    /// Time limit of one fetch (default 5000).
+    pub fetch_timeout_ms: Option<u64>,
+}
+
+/// Where API keys are read from.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RawApiKeys {
+    /// Request header carrying the key (default `x-api-key`).
+    pub header: Option<String>,
+    /// Query parameter carrying the key (default: none; keys in URLs end up in logs elsewhere).
+    pub query: Option<String>,
+    /// How long a key lookup is reused by one instance, in milliseconds (default 30000): a
+    /// revoked key is refused at most this long after the revocation.
+    pub cache_ttl_ms: Option<u64>,
+}
+
+/// Names of the identity headers set for the origin (and always removed from client requests).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RawIdentityHeaders {
+    /// The subject: the token's `sub`, or `apikey:<id>` (default `x-auth-subject`).
+    pub subject: Option<String>,
+    /// The tenant (default `x-auth-tenant`).
+    pub tenant: Option<String>,
+    /// Granted scopes, space-separated (default `x-auth-scopes`).
+    pub scopes: Option<String>,
+    /// `jwt` or `api_key` (default `x-auth-method`).
+    pub method: Option<String>,
+    /// The token's issuer name as configured (default `x-auth-issuer`).
+    pub issuer: Option<String>,
+}
+
+/// Who may call a route: any one of the accepted credentials, then every matching rule.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RawRouteAuth {
+    /// Issuer names whose JWTs are accepted.
+    #[serde(default)]
+    pub jwt: Vec<String>,
+    /// Whether an API key is accepted.
+    #[serde(default)]
+    pub api_key: bool,
+    /// Read the JWT from this cookie instead of `Authorization: Bearer`.
+    pub token_cookie: Option<String>,
+    /// Read the JWT from this header (its whole value) instead of `Authorization: Bearer`.
+    pub token_header: Option<String>,
+    /// Whether the client's `Authorization` header reaches the origin (default false).
+    #[serde(default)]
+    pub forward_authorization: bool,
+    /// Authorization rules; every rule whose methods match the request must hold.
+    #[serde(default)]
+    pub rules: Vec<RawAuthRule>,
+}
+
+/// One authorization rule.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RawAuthRule {
+    /// Methods the rule applies to; empty means every method.
+    #[serde(default)]
+    pub methods: Vec<String>,
+    /// Scopes the caller must all have.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Claims the caller's token must carry.
+    #[serde(default)]
+    pub claims: Vec<RawClaimRule>,
+}
+
+/// A test on one claim: exactly one of `equals`, `one_of`, `contains`.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RawClaimRule {
+    /// The claim's name.
+    pub claim: String,
+    /// The claim must equal this value.
+    pub equals: Option<serde_json::Value>,
+    /// The claim must equal one of these values.
+    pub one_of: Option<Vec<serde_json::Value>>,
+    /// The claim (an array, or a space-separated string) must contain this value.
+    pub contains: Option<serde_json::Value>,
 }

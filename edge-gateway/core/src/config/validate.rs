@@ -10,14 +10,17 @@ use http::Method;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::raw::{RawPool, RawRegion, RawRoute, RawSettings, RawTimeouts};
+mod auth;
+
+use super::auth::AuthSettings;
+use super::raw::{RawAuth, RawPool, RawRegion, RawRoute, RawSettings, RawTimeouts};
 use super::{
     Config, ConfigError, ConfigErrors, HostPattern, PathEdit, Pool, Region, Route, Settings, TemplatePart,
 };
 use crate::ports::Timeouts;
 use crate::routing::{self, Router};
 
-const TOP_LEVEL: [&str; 5] = ["$schema", "settings", "regions", "pools", "routes"];
+const TOP_LEVEL: [&str; 6] = ["$schema", "settings", "regions", "pools", "routes", "auth"];
 const MAX_TIMEOUT_MS: u64 = 300_000;
 const MAX_TTL_MS: u64 = 3_600_000;
 
@@ -89,13 +92,20 @@ pub(super) fn validate(json: &[u8]) -> Result<Config, ConfigErrors> {
         None => Some(RawSettings::default()),
     };
     let settings = settings.map(|raw| check_settings(&raw, &mut errors)).unwrap_or_default();
+    let auth = match top.remove("auth") {
+        Some(value) => errors.parse::<RawAuth>("$.auth", value),
+        None => Some(RawAuth::default()),
+    };
+    let auth = auth
+        .map(|raw| auth::check_auth(&raw, &mut errors))
+        .unwrap_or_else(|| auth::CheckedAuth { settings: AuthSettings::default(), declared: Vec::new() });
     let regions = elements::<RawRegion>(&mut top, "regions", &mut errors);
     let pools = entries::<RawPool>(&mut top, "pools", &mut errors);
     let routes = elements::<RawRoute>(&mut top, "routes", &mut errors);
 
     let regions = check_regions(&regions, &mut errors);
     let pools = check_pools(&pools, &regions, &mut errors);
-    let routes = check_routes(&routes, &pools, &settings, &mut errors);
+    let routes = check_routes(&routes, &pools, &settings, &auth, &mut errors);
     let router = build_router(&routes, &mut errors);
     if !errors.0.is_empty() {
         return Err(ConfigErrors(errors.0));
@@ -103,7 +113,7 @@ pub(super) fn validate(json: &[u8]) -> Result<Config, ConfigErrors> {
     let regions = regions.into_iter().map(|(_, region)| region).collect();
     let routes = routes.into_iter().map(|(_, route)| route).collect();
     let pools = pools.into_values().collect();
-    Ok(Config { settings, regions, pools, routes, router })
+    Ok(Config { settings, auth: auth.settings, regions, pools, routes, router })
 }
 
 /// A required array section, each element parsed on its own: `(index, parsed)`.
@@ -297,6 +307,7 @@ fn check_routes(
     raw: &[(usize, RawRoute)],
     pools: &BTreeMap<String, Pool>,
     settings: &Settings,
+    auth: &auth::CheckedAuth,
     errors: &mut Errors,
 ) -> Vec<(usize, Route)> {
     let mut ids = HashSet::new();
@@ -321,6 +332,8 @@ fn check_routes(
         let path_edit = check_path_edit(route, &base, errors);
         let timeouts =
             check_timeouts(route.timeouts.as_ref(), settings.timeouts, &format!("{base}.timeouts"), errors);
+        let route_auth =
+            route.auth.as_ref().map(|raw| auth::check_route_auth(raw, auth, &format!("{base}.auth"), errors));
         if errors.0.len() == before {
             let route = Route {
                 id: route.id.clone(),
@@ -331,6 +344,7 @@ fn check_routes(
                 pool: pool.unwrap_or_default(),
                 path_edit,
                 timeouts,
+                auth: route_auth,
             };
             routes.push((*i, route));
         }
