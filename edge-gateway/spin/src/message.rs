@@ -18,7 +18,7 @@ use spin_sdk::http::Request as SpinRequest;
 use spin_sdk::wasip3::http::types::{
     ErrorCode, Fields, Request as WasiRequest, Response as WasiResponse, Trailers,
 };
-use spin_sdk::wasip3::wit_bindgen::{FutureReader, StreamReader, spawn};
+use spin_sdk::wasip3::wit_bindgen::{FutureReader, StreamReader, StreamResult, spawn};
 use spin_sdk::wasip3::{wit_future, wit_stream};
 
 /// The header in which Spin reports the client's socket address.
@@ -60,6 +60,22 @@ impl SpinStream {
     pub(crate) fn of_response(response: WasiResponse) -> SpinStream {
         let (contents, trailers) = WasiResponse::consume_body(response, done());
         SpinStream { contents, trailers }
+    }
+
+    /// Reads the whole body, refusing more than `limit` bytes.
+    pub(crate) async fn read_to_end(mut self, limit: usize) -> Result<Vec<u8>, String> {
+        let mut body = Vec::new();
+        loop {
+            let (status, chunk) = self.contents.read(Vec::with_capacity(16 * 1024)).await;
+            body.extend_from_slice(&chunk);
+            if body.len() > limit {
+                return Err(format!("body exceeds {limit} bytes"));
+            }
+            match status {
+                StreamResult::Complete(_) => {}
+                StreamResult::Dropped | StreamResult::Cancelled => return Ok(body),
+            }
+        }
     }
 }
 

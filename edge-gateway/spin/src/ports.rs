@@ -3,14 +3,14 @@
 //!
 //! Nothing here decides anything; each type forwards one call to one Spin or WASI capability.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use edge_gateway_core::ports::{Clock, Entropy, KeyValue, KvError, Level, Log, Ports, UnixMillis};
 use spin_sdk::key_value::Store;
 use spin_sdk::wasip3::random::random;
 
 use crate::message::SpinStream;
-use crate::upstream::SpinUpstream;
+use crate::upstream::{SpinDocuments, SpinUpstream};
 
 /// The label of the key-value store that holds the routes (`key_value_stores` in `spin.toml`).
 pub(crate) const ROUTES_STORE: &str = "default";
@@ -25,6 +25,14 @@ impl KeyValue for SpinKv {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
         match &self.store {
             Ok(store) => store.get(key).await.map_err(|e| KvError(format!("{e:?}"))),
+            Err(reason) => Err(KvError(reason.clone())),
+        }
+    }
+
+    /// Spin's store has no expiry: the core also writes the age inside every shared value.
+    async fn put(&self, key: &str, value: &[u8], _ttl: Option<Duration>) -> Result<(), KvError> {
+        match &self.store {
+            Ok(store) => store.set(key, value).await.map_err(|e| KvError(format!("{e:?}"))),
             Err(reason) => Err(KvError(reason.clone())),
         }
     }
@@ -86,6 +94,7 @@ impl Ports for SpinPorts {
     type Stream = SpinStream;
     type Kv = SpinKv;
     type Upstream = SpinUpstream;
+    type Fetch = SpinDocuments;
     type Clock = SystemClock;
     type Entropy = WasiEntropy;
     type Log = StderrLog;
@@ -95,6 +104,9 @@ impl Ports for SpinPorts {
     }
     fn upstream(&self) -> &SpinUpstream {
         &self.upstream
+    }
+    fn fetch(&self) -> &SpinDocuments {
+        &SpinDocuments
     }
     fn clock(&self) -> &SystemClock {
         &SystemClock

@@ -13,7 +13,7 @@
 use std::time::Duration;
 
 use edge_gateway_core::Body;
-use edge_gateway_core::ports::{Timeouts, Upstream, UpstreamError};
+use edge_gateway_core::ports::{Fetch, FetchError, Fetched, Timeouts, Upstream, UpstreamError};
 use spin_sdk::wasip3::http::client;
 use spin_sdk::wasip3::http::types::{ErrorCode, Request as WasiRequest, RequestOptions, Scheme};
 
@@ -42,7 +42,7 @@ impl Upstream for SpinUpstream {
 }
 
 /// The core's request as a `wasi:http` request with its time limits.
-fn to_wasi(
+pub(crate) fn to_wasi(
     request: http::Request<Body<SpinStream>>,
     timeouts: Timeouts,
 ) -> Result<WasiRequest, UpstreamError> {
@@ -75,6 +75,25 @@ fn options(timeouts: Timeouts) -> RequestOptions {
 
 fn nanos(duration: Duration) -> u64 {
     u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Small documents (key sets) over the same `wasi:http/client`: connect and first-byte limits
+/// are the fetch timeout; the body is read whole, up to the limit.
+pub(crate) struct SpinDocuments;
+
+impl Fetch for SpinDocuments {
+    async fn get(&self, url: &str, timeout: Duration, limit: usize) -> Result<Fetched, FetchError> {
+        let mut request = http::Request::new(Body::Empty);
+        *request.uri_mut() = url.parse().map_err(|e| FetchError(format!("bad URL: {e}")))?;
+        let timeouts = Timeouts { connect: timeout, response: timeout };
+        let request = to_wasi(request, timeouts).map_err(|e| FetchError(e.to_string()))?;
+        let response = client::send(request).await.map_err(|code| FetchError(format!("{code:?}")))?;
+        let status = http::StatusCode::from_u16(response.get_status_code())
+            .map_err(|_| FetchError("invalid status".into()))?;
+        let headers = message::header_map(&response.get_headers());
+        let body = SpinStream::of_response(response).read_to_end(limit).await.map_err(FetchError)?;
+        Ok(Fetched { status, headers, body: body.into() })
+    }
 }
 
 /// What a `wasi:http` error code means for the core.

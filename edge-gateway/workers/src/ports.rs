@@ -1,12 +1,15 @@
 //! The core's ports over Workers facilities.
 //!
-//! KV is the `ROUTES` binding; outbound HTTP is the runtime's `fetch`, raced against a timer
-//! and aborted when the response head is late. Workers' `fetch` has no separate connect
+//! KV is the `ROUTES` binding (routes, API keys, shared key sets); outbound HTTP is the
+//! runtime's `fetch`, raced against a timer and aborted when the response head is late. Workers' `fetch` has no separate connect
 //! timeout, so the response timeout bounds the whole attempt.
 
 use edge_gateway_core::Body;
+use std::time::Duration;
+
 use edge_gateway_core::ports::{
-    Clock, Entropy, KeyValue, KvError, Level, Log, Ports, Timeouts, UnixMillis, Upstream, UpstreamError,
+    Clock, Entropy, Fetch as FetchPort, FetchError, Fetched, KeyValue, KvError, Level, Log, Ports, Timeouts,
+    UnixMillis, Upstream, UpstreamError,
 };
 use futures_util::future::{Either, select};
 use worker::wasm_bindgen::prelude::wasm_bindgen;
@@ -27,6 +30,7 @@ extern "C" {
 pub(crate) struct WorkersPorts {
     kv: RoutesKv,
     upstream: Fetch,
+    documents: Documents,
     clock: JsClock,
     entropy: WebCrypto,
     log: Console,
@@ -34,7 +38,14 @@ pub(crate) struct WorkersPorts {
 
 impl WorkersPorts {
     pub(crate) fn new(env: Env) -> WorkersPorts {
-        WorkersPorts { kv: RoutesKv(env), upstream: Fetch, clock: JsClock, entropy: WebCrypto, log: Console }
+        WorkersPorts {
+            kv: RoutesKv(env),
+            upstream: Fetch,
+            documents: Documents,
+            clock: JsClock,
+            entropy: WebCrypto,
+            log: Console,
+        }
     }
 }
 
@@ -42,6 +53,7 @@ impl Ports for WorkersPorts {
     type Stream = web_sys::ReadableStream;
     type Kv = RoutesKv;
     type Upstream = Fetch;
+    type Fetch = Documents;
     type Clock = JsClock;
     type Entropy = WebCrypto;
     type Log = Console;
@@ -51,6 +63,9 @@ impl Ports for WorkersPorts {
     }
     fn upstream(&self) -> &Fetch {
         &self.upstream
+    }
+    fn fetch(&self) -> &Documents {
+        &self.documents
     }
     fn clock(&self) -> &JsClock {
         &self.clock
@@ -71,6 +86,54 @@ impl KeyValue for RoutesKv {
         let store =
             self.0.kv(ROUTES_BINDING).map_err(|e| KvError(format!("binding {ROUTES_BINDING}: {e}")))?;
         store.get(key).bytes().await.map_err(|e| KvError(e.to_string()))
+    }
+
+    async fn put(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<(), KvError> {
+        let store =
+            self.0.kv(ROUTES_BINDING).map_err(|e| KvError(format!("binding {ROUTES_BINDING}: {e}")))?;
+        let mut put = store.put_bytes(key, value).map_err(|e| KvError(e.to_string()))?;
+        if let Some(ttl) = ttl {
+            // Workers KV refuses expirations under 60 s.
+            put = put.expiration_ttl(ttl.as_secs().max(60));
+        }
+        put.execute().await.map_err(|e| KvError(e.to_string()))
+    }
+}
+
+/// Small documents (key sets) with the runtime's `fetch`, raced against a timer.
+pub(crate) struct Documents;
+
+impl FetchPort for Documents {
+    async fn get(&self, url: &str, timeout: Duration, limit: usize) -> Result<Fetched, FetchError> {
+        let url = url.parse().map_err(|e| FetchError(format!("bad URL: {e}")))?;
+        let pending = async move {
+            let mut response = worker::Fetch::Url(url).send().await.map_err(|e| FetchError(e.to_string()))?;
+            let mut headers = http::HeaderMap::new();
+            for (name, value) in response.headers().entries() {
+                if let (Ok(name), Ok(value)) =
+                    (http::HeaderName::from_bytes(name.as_bytes()), http::HeaderValue::from_str(&value))
+                {
+                    headers.append(name, value);
+                }
+            }
+            let declared = headers
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+            if declared.is_some_and(|len| len > limit) {
+                return Err(FetchError(format!("body exceeds {limit} bytes")));
+            }
+            let body = response.bytes().await.map_err(|e| FetchError(e.to_string()))?;
+            if body.len() > limit {
+                return Err(FetchError(format!("body exceeds {limit} bytes")));
+            }
+            let status = http::StatusCode::from_u16(response.status_code())
+                .map_err(|_| FetchError("invalid status".into()))?;
+            Ok(Fetched { status, headers, body: body.into() })
+        };
+        match select(Box::pin(pending), Delay::from(timeout)).await {
+            Either::Left((outcome, _)) => outcome,
+            Either::Right(((), _)) => Err(FetchError(format!("timed out after {timeout:?}"))),
+        }
     }
 }
 
