@@ -4,9 +4,14 @@
 //! gatewayctl validate FILE...   every error of every file, as `FILE: $.path: reason`; exit 1 on any
 //! gatewayctl version-id FILE    a version id for publishing FILE: v<unix seconds>-<content hash>
 //! gatewayctl schema             the JSON Schema of the routes document
+//! gatewayctl apikey new --tenant T [--scope S]... [--description D] [--expires-in-days N]
+//!                               a new API key and its KV record, as JSON (the key is shown once)
+//! gatewayctl apikey revoke      reads a stored record on stdin, prints it revoked
 //! ```
 //!
-//! Publishing (writing KV) is done by `scripts/routes`, which validates with this tool first.
+//! Writing KV is done by `scripts/routes` and `scripts/apikeys`, which use this tool first.
+
+mod apikey;
 
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -14,13 +19,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use edge_gateway_core::config::Config;
 use edge_gateway_core::config::raw::RawConfig;
 
-const USAGE: &str = "usage: gatewayctl validate FILE... | gatewayctl version-id FILE | gatewayctl schema";
+const USAGE: &str = "usage: gatewayctl validate FILE... | gatewayctl version-id FILE | gatewayctl schema\n       gatewayctl apikey new --tenant T [--scope S]... [--description D] [--expires-in-days N]\n       gatewayctl apikey revoke < RECORD";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.split_first() {
         Some((command, files)) if command == "validate" && !files.is_empty() => validate(files),
         Some((command, [file])) if command == "version-id" => version_id(file),
+        Some((command, rest)) if command == "apikey" => apikey::run(rest, USAGE),
         Some((command, [])) if command == "schema" => {
             let schema = schemars::schema_for!(RawConfig);
             println!("{}", serde_json::to_string_pretty(&schema).expect("schema serializes"));

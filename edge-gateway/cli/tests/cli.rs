@@ -20,7 +20,7 @@ fn example() -> String {
 fn validate_accepts_the_example() {
     let (code, out, _) = run(&["validate", &example()]);
     assert_eq!(code, 0);
-    assert!(out.contains("ok (4 routes, 2 pools, 3 regions)"), "{out}");
+    assert!(out.contains("ok (5 routes, 2 pools, 3 regions)"), "{out}");
 }
 
 #[test]
@@ -63,4 +63,62 @@ fn version_ids_are_valid_kv_version_ids() {
     let (code, out, _) = run(&["version-id", &example()]);
     assert_eq!(code, 0);
     assert!(edge_gateway_core::live::is_version_id(out.trim()), "{out}");
+}
+
+#[test]
+fn apikey_new_prints_a_key_whose_hash_names_the_record() {
+    let (code, out, err) =
+        run(&["apikey", "new", "--tenant", "acme", "--scope", "orders:read", "--expires-in-days", "30"]);
+    assert_eq!(code, 0, "{err}");
+    let made: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let key = made["key"].as_str().unwrap();
+    assert!(key.starts_with("egk_") && key.len() == 52, "{key}");
+    let hash = edge_gateway_core::auth::apikey::hash_key(key).unwrap();
+    assert_eq!(made["kv_key"], format!("apikeys/{hash}"));
+    let record =
+        edge_gateway_core::auth::apikey::parse_record(made["record"].to_string().as_bytes()).unwrap();
+    assert_eq!(record.key_sha256, hash);
+    assert_eq!(record.tenant, "acme");
+    assert_eq!(record.scopes, vec!["orders:read".to_owned()]);
+    assert!(record.expires_at_ms.is_some());
+    assert!(out.matches(key).nth(1).is_none(), "the key is printed once");
+    // Two keys never collide.
+    let (_, again, _) = run(&["apikey", "new", "--tenant", "acme"]);
+    assert_ne!(serde_json::from_str::<serde_json::Value>(&again).unwrap()["key"], made["key"]);
+}
+
+#[test]
+fn apikey_new_names_the_bad_argument() {
+    let (code, _, err) = run(&["apikey", "new", "--scope", "a"]);
+    assert_eq!((code, err.trim()), (2, "--tenant is required"));
+    let (code, _, err) = run(&["apikey", "new", "--tenant", "t", "--expires-in-days", "soon"]);
+    assert_eq!((code, err.trim()), (2, "--expires-in-days: `soon` is not a number"));
+}
+
+#[test]
+fn apikey_revoke_rewrites_a_stored_record_and_rejects_garbage() {
+    use std::io::Write;
+    let revoke = |input: &str| {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gatewayctl"))
+            .args(["apikey", "revoke"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let record = r#"{"key_sha256":"ab","id":"k_1","tenant":"t","status":"active"}"#;
+    let (code, out, _) = revoke(record);
+    assert_eq!(code, Some(0));
+    assert!(out.contains(r#""status":"revoked""#), "{out}");
+    let (code, _, err) = revoke(r#"{"id":"k_1"}"#);
+    assert_eq!(code, Some(2));
+    assert!(err.starts_with("stdin: API key record is unreadable: missing field"), "{err}");
 }

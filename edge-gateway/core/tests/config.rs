@@ -27,7 +27,10 @@ fn errors(doc: &str) -> Vec<String> {
 fn example_config_is_valid() {
     let config = Config::from_json(EXAMPLE.as_bytes()).expect("example config");
     assert_eq!(config.regions.len(), 3);
-    assert_eq!(config.routes.len(), 4);
+    assert_eq!(config.routes.len(), 5);
+    let orders = config.routes[4].auth.as_ref().expect("orders has an auth policy");
+    assert!(orders.api_key && orders.issuers == vec![0]);
+    assert_eq!(config.auth.issuers[0].name, "corp");
     let users = &config.routes[0];
     assert_eq!(users.id, "users-get");
     assert_eq!(users.hosts[0], HostPattern::Exact("api.example.com".into()));
