@@ -8,6 +8,10 @@
 // All of them forward to the same origin shield in front of the same demo origin. wrk drives
 // each in turn, rounds interleaved; medians are reported with p50/p99 and ratios.
 //
+// The gateway is also driven on authenticated routes: a JWT per algorithm (HS256 with an
+// inline key, RS256 and ES256 with keys from a demo IdP's JWKS), each with the verified-token
+// cache on and off (`cache_verified_tokens: false`), same token on every request.
+//
 //   node scripts/bench/workerd.mjs [--seconds 10] [--rounds 3] [--connections 32]
 //
 // A/B: with BENCH_GATEWAY_B=<dir> (a copy of edge-gateway/workers holding entry.mjs and build/
@@ -17,6 +21,8 @@ import { execFile, spawn } from "node:child_process";
 import { promisify } from "node:util";
 import fs from "node:fs";
 import path from "node:path";
+import crypto from "node:crypto";
+import { startIdp } from "../../tests/e2e/lib/idp.mjs";
 import { startOrigin } from "../../tests/e2e/lib/origin.mjs";
 import { freePort, root, startProcess } from "../../tests/e2e/lib/procs.mjs";
 
@@ -36,11 +42,39 @@ const shieldPort = await freePort();
 const shield = await startProcess(shieldBin, ["--listen", `127.0.0.1:${shieldPort}`, "--region", "bench", "--origin", origin.url], { ready: /listening on/ });
 const shieldUrl = `http://127.0.0.1:${shieldPort}`;
 
+const idp = await startIdp({ maxAge: 3600 });
+const hsSecret = crypto.randomBytes(32);
+const signHs256 = (claims) => {
+  const b64 = (v) => Buffer.from(JSON.stringify(v)).toString("base64url");
+  const input = `${b64({ alg: "HS256", kid: "hs-1" })}.${b64(claims)}`;
+  return `${input}.${crypto.createHmac("sha256", hsSecret).update(input).digest("base64url")}`;
+};
+const now = Math.floor(Date.now() / 1000);
+const claims = { sub: "bench", aud: "bench", scope: "read", iat: now, exp: now + 7200 };
+const tokens = {
+  hs: signHs256({ iss: idp.issuer, ...claims }),
+  rs: idp.sign(claims, { alg: "RS256" }),
+  es: idp.sign(claims, { alg: "ES256" }),
+};
+const issuer = (algorithms, cache, keys) => ({
+  issuer: idp.issuer, audiences: ["bench"], algorithms, cache_verified_tokens: cache, ...keys,
+});
+const hsKeys = { jwks: { keys: [{ kty: "oct", kid: "hs-1", k: hsSecret.toString("base64url") }] } };
+const authRoutes = [];
+const issuers = {};
+for (const [alg, name, keys] of [["HS256", "hs", hsKeys], ["RS256", "rs", { jwks_uri: idp.jwksUri }], ["ES256", "es", { jwks_uri: idp.jwksUri }]]) {
+  for (const cache of [true, false]) {
+    const id = `${name}${cache ? "" : "-nocache"}`;
+    issuers[id] = issuer([alg], cache, keys);
+    authRoutes.push({ id, path: `/${id}/{*rest}`, pool: "main", auth: { jwt: [id] } });
+  }
+}
 const routes = {
   settings: { config_ttl_ms: 60000 },
   regions: [{ name: "bench", shield: shieldUrl, lat: 0, lon: 0 }],
   pools: { main: { regions: ["bench"] } },
-  routes: [{ id: "bench", path: "/{*rest}", pool: "main" }],
+  auth: { issuers },
+  routes: [...authRoutes, { id: "bench", path: "/{*rest}", pool: "main" }],
 };
 const kv = { "routes/current": "bench", "routes/last-good": "bench", "routes/versions/bench": JSON.stringify(routes) };
 fs.writeFileSync(path.join(dir, "kv.mjs"), `const entries = ${JSON.stringify(kv)};
@@ -97,23 +131,31 @@ ${Object.entries(ports).map(([name, port]) => `    (name = "${name}", address = 
 // workerd logs every connection wrk resets at the end of a run: keep that out of the report.
 const workerdLog = fs.openSync(path.join(dir, "workerd.log"), "w");
 const workerd = spawn(workerdBin, ["serve", path.join(dir, "workerd.capnp"), "--experimental"], { stdio: ["ignore", workerdLog, workerdLog] });
-const stopAll = async () => { workerd.kill("SIGTERM"); await shield.stop(); await origin.close(); };
+const stopAll = async () => { workerd.kill("SIGTERM"); await shield.stop(); await origin.close(); await idp.close(); };
 try {
-  const targets = { "shield (no worker)": shieldUrl, ...Object.fromEntries(Object.entries(ports).map(([n, p]) => [n, `http://127.0.0.1:${p}`])) };
-  for (const [name, url] of Object.entries(targets)) {
+  const plain = (url) => ({ url: `${url}/bench/item?id=1`, headers: {} });
+  const targets = { "shield (no worker)": plain(shieldUrl), ...Object.fromEntries(Object.entries(ports).map(([n, p]) => [n, plain(`http://127.0.0.1:${p}`)])) };
+  for (const gateway of ["gateway", ...(gatewayB ? ["gateway-b"] : [])]) {
+    for (const { id } of authRoutes) {
+      const token = tokens[id.split("-")[0]];
+      targets[`${gateway} jwt ${id}`] = { url: `http://127.0.0.1:${ports[gateway]}/${id}/item?id=1`, headers: { authorization: `Bearer ${token}` } };
+    }
+  }
+  for (const [name, { url, headers }] of Object.entries(targets)) {
     const deadline = Date.now() + 20000;
     for (;;) {
-      const r = await fetch(`${url}/bench/warmup`).catch(() => null);
+      const r = await fetch(url, { headers }).catch(() => null);
       if (r?.status === 200) break;
-      if (Date.now() > deadline) throw new Error(`${name} did not answer 200 at ${url}`);
+      if (Date.now() > deadline) throw new Error(`${name} did not answer 200 at ${url}: ${r?.status} ${await r?.text()}`);
       await new Promise((res) => setTimeout(res, 200));
     }
   }
   const results = Object.fromEntries(Object.keys(targets).map((n) => [n, []]));
   for (let round = 1; round <= rounds; round++) {
-    for (const [name, url] of Object.entries(targets)) {
+    for (const [name, { url, headers }] of Object.entries(targets)) {
+      const headerArgs = Object.entries(headers).flatMap(([k, v]) => ["-H", `${k}: ${v}`]);
       // Async: the demo origin runs in this process and must keep serving while wrk runs.
-      const { stdout: out } = await promisify(execFile)("wrk", ["-t1", `-c${connections}`, `-d${seconds}s`, "--latency", `${url}/bench/item?id=1`]);
+      const { stdout: out } = await promisify(execFile)("wrk", ["-t1", `-c${connections}`, `-d${seconds}s`, "--latency", ...headerArgs, url]);
       results[name].push(parseWrk(out));
       console.error(`round ${round} ${name}: ${results[name].at(-1).rps.toFixed(0)} req/s`);
     }
@@ -141,8 +183,8 @@ function report(results) {
   }));
   const gateway = rows.find((r) => r.name === "gateway");
   console.log(`\nwrk -t1 -c${connections}, ${rounds} × ${seconds}s rounds interleaved, medians; all through one origin shield to one origin`);
-  console.log("target               req/s     p50 ms   p99 ms   non-2xx   gateway/this");
+  console.log("target                      req/s     p50 ms   p99 ms   non-2xx   gateway/this");
   for (const r of rows) {
-    console.log(`${r.name.padEnd(20)} ${r.rps.toFixed(0).padStart(6)}   ${r.p50.toFixed(2).padStart(6)}   ${r.p99.toFixed(2).padStart(6)}   ${String(r.errors).padStart(7)}   ${(gateway.rps / r.rps).toFixed(2)}`);
+    console.log(`${r.name.padEnd(27)} ${r.rps.toFixed(0).padStart(6)}   ${r.p50.toFixed(2).padStart(6)}   ${r.p99.toFixed(2).padStart(6)}   ${String(r.errors).padStart(7)}   ${(gateway.rps / r.rps).toFixed(2)}`);
   }
 }

@@ -50,6 +50,6 @@ pub mod signature;
 pub use cache::TokenCache;
 pub use error::JwtError;
 pub use jwks::{Jwk, Jwks, JwksError, KeyType, ParsedJwks, SkipReason, SkippedKey};
-pub use jwt::{Claims, UnverifiedToken, VerifiedToken, peek_issuer, verify, verify_with};
+pub use jwt::{Claims, UnverifiedToken, VerifiedToken, peek_issuer, verify, verify_async, verify_with};
 pub use policy::{Algorithm, IssuerPolicy, IssuerPolicySpec, PolicyError};
 pub use signature::{CoreVerifier, SignatureVerifier};

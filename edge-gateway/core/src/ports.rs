@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use crate::auth::{Algorithm, CoreVerifier, Jwk, JwtError, SignatureVerifier};
 use crate::body::Body;
 
 /// Milliseconds since the Unix epoch, as read from a [`Clock`].
@@ -117,6 +118,31 @@ pub enum UpstreamError {
     Protocol(String),
 }
 
+/// JWT signature checks: the core's pure-Rust verifier, or a platform's native one (Web Crypto
+/// on Workers). Same contract as [`SignatureVerifier`], asynchronous.
+pub trait SignatureCheck {
+    /// `Ok(())` when `signature` signs `signing_input` under `key` (which fits `alg`).
+    async fn verify(
+        &self,
+        alg: Algorithm,
+        key: &Jwk,
+        signing_input: &[u8],
+        signature: &[u8],
+    ) -> Result<(), JwtError>;
+}
+
+impl SignatureCheck for CoreVerifier {
+    async fn verify(
+        &self,
+        alg: Algorithm,
+        key: &Jwk,
+        signing_input: &[u8],
+        signature: &[u8],
+    ) -> Result<(), JwtError> {
+        SignatureVerifier::verify(self, alg, key, signing_input, signature)
+    }
+}
+
 /// Everything the pipeline needs from its platform, bundled.
 pub trait Ports {
     /// The platform's streaming body type.
@@ -127,6 +153,8 @@ pub trait Ports {
     type Upstream: Upstream<Stream = Self::Stream>;
     /// Outbound HTTP for small documents (key sets).
     type Fetch: Fetch;
+    /// JWT signature checks.
+    type Crypto: SignatureCheck;
     /// Time.
     type Clock: Clock;
     /// Randomness.
@@ -140,6 +168,8 @@ pub trait Ports {
     fn upstream(&self) -> &Self::Upstream;
     /// Document fetches.
     fn fetch(&self) -> &Self::Fetch;
+    /// Signature checks.
+    fn crypto(&self) -> &Self::Crypto;
     /// Time.
     fn clock(&self) -> &Self::Clock;
     /// Randomness.

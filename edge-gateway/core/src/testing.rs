@@ -307,6 +307,7 @@ impl Ports for FakePorts {
     type Kv = MemoryKv;
     type Upstream = FakeUpstream;
     type Fetch = FakeFetch;
+    type Crypto = crate::auth::CoreVerifier;
     type Clock = ManualClock;
     type Entropy = CountingEntropy;
     type Log = MemoryLog;
@@ -319,6 +320,9 @@ impl Ports for FakePorts {
     }
     fn fetch(&self) -> &FakeFetch {
         &self.fetch
+    }
+    fn crypto(&self) -> &crate::auth::CoreVerifier {
+        &crate::auth::CoreVerifier
     }
     fn clock(&self) -> &ManualClock {
         &self.clock

@@ -5,6 +5,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use edge_gateway_core::auth::CoreVerifier;
 use edge_gateway_core::ports::{Clock, Entropy, KeyValue, KvError, Level, Log, Ports, UnixMillis};
 use spin_sdk::key_value::Store;
 use spin_sdk::wasip3::random::random;
@@ -95,6 +96,7 @@ impl Ports for SpinPorts {
     type Kv = SpinKv;
     type Upstream = SpinUpstream;
     type Fetch = SpinDocuments;
+    type Crypto = CoreVerifier;
     type Clock = SystemClock;
     type Entropy = WasiEntropy;
     type Log = StderrLog;
@@ -107,6 +109,9 @@ impl Ports for SpinPorts {
     }
     fn fetch(&self) -> &SpinDocuments {
         &SpinDocuments
+    }
+    fn crypto(&self) -> &CoreVerifier {
+        &CoreVerifier
     }
     fn clock(&self) -> &SystemClock {
         &SystemClock

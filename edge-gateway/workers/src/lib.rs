@@ -13,6 +13,7 @@
 mod convert;
 mod headers;
 mod ports;
+mod webcrypto;
 
 use std::rc::Rc;
 

@@ -16,6 +16,7 @@ use worker::wasm_bindgen::prelude::wasm_bindgen;
 use worker::{Delay, Env, web_sys};
 
 use crate::convert;
+use crate::webcrypto::WebCryptoVerifier;
 
 /// The KV namespace binding that holds the routes.
 pub(crate) const ROUTES_BINDING: &str = "ROUTES";
@@ -54,6 +55,7 @@ impl Ports for WorkersPorts {
     type Kv = RoutesKv;
     type Upstream = Fetch;
     type Fetch = Documents;
+    type Crypto = WebCryptoVerifier;
     type Clock = JsClock;
     type Entropy = WebCrypto;
     type Log = Console;
@@ -66,6 +68,9 @@ impl Ports for WorkersPorts {
     }
     fn fetch(&self) -> &Documents {
         &self.documents
+    }
+    fn crypto(&self) -> &WebCryptoVerifier {
+        &WebCryptoVerifier
     }
     fn clock(&self) -> &JsClock {
         &self.clock

@@ -101,6 +101,21 @@ impl Jwk {
         self.key_type().fits(alg) && self.alg.is_none_or(|pinned| pinned == alg) && secret_ok
     }
 
+    /// The public key as an RFC 7517 JWK object (`kty`, and `n`/`e`, `crv`/`x`/`y` or `crv`/`x`),
+    /// for a platform verifier to import. `None` for HMAC secrets, which never leave the core.
+    pub fn public_jwk(&self) -> Option<Value> {
+        match &self.material {
+            Material::Secret(_) => None,
+            Material::Rsa { n, e, .. } => Some(serde_json::json!({
+                "kty": "RSA",
+                "n": Base64UrlUnpadded::encode_string(n),
+                "e": Base64UrlUnpadded::encode_string(e),
+            })),
+            Material::P256(key) => serde_json::to_value(jwt_compact::jwk::JsonWebKey::from(key)).ok(),
+            Material::Ed25519(key) => serde_json::to_value(jwt_compact::jwk::JsonWebKey::from(key)).ok(),
+        }
+    }
+
     /// The RSA modulus and exponent (big-endian bytes), for adapters with their own RSA verifier.
     pub fn rsa_components(&self) -> Option<(&[u8], &[u8])> {
         match &self.material {

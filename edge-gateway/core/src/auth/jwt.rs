@@ -20,12 +20,32 @@ use crate::auth::error::JwtError;
 use crate::auth::jwks::{Jwk, Jwks};
 use crate::auth::policy::{Algorithm, IssuerPolicy};
 use crate::auth::signature::{CoreVerifier, SignatureVerifier};
-use crate::ports::UnixMillis;
+use crate::ports::{SignatureCheck, UnixMillis};
 
 pub use crate::auth::claims::Claims;
 
 /// `crit` extensions this verifier understands: none (RFC 7515 §4.1.11).
 const UNDERSTOOD_CRITICAL: [&str; 0] = [];
+
+/// [`verify`] with an asynchronous signature check (a platform's native crypto), same steps.
+pub async fn verify_async(
+    check: &impl SignatureCheck,
+    token: &str,
+    jwks: &Jwks,
+    policy: &IssuerPolicy,
+    now: UnixMillis,
+) -> Result<VerifiedToken, JwtError> {
+    let unverified = UnverifiedToken::parse(token, policy)?;
+    let mut outcome = Err(JwtError::InvalidSignature);
+    for key in unverified.candidates(jwks)? {
+        match check.verify(unverified.alg, key, unverified.signing_input(), &unverified.signature).await {
+            Ok(()) => return unverified.accept(key, policy, now),
+            Err(JwtError::InvalidSignature) => {}
+            Err(other) => outcome = Err(other),
+        }
+    }
+    outcome
+}
 
 /// A token whose signature and claims were accepted.
 #[derive(Debug, Clone, PartialEq)]

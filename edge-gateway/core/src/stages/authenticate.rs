@@ -86,11 +86,13 @@ impl Authenticator {
             return Ok(jwt_identity(issuer, verified));
         }
         let jwks = self.keyring.keys(ports, issuer, false).await?;
-        let mut outcome = auth::verify(token, &jwks, &issuer.policy, now);
+        let mut outcome = auth::verify_async(ports.crypto(), token, &jwks, &issuer.policy, now).await;
         if outcome.as_ref().err().is_some_and(JwtError::wants_fresh_keys) {
             let fresh = self.keyring.keys(ports, issuer, true).await?;
             if !Rc::ptr_eq(&fresh, &jwks) {
-                outcome = auth::verify(token, &fresh, &issuer.policy, ports.clock().now());
+                outcome =
+                    auth::verify_async(ports.crypto(), token, &fresh, &issuer.policy, ports.clock().now())
+                        .await;
             }
         }
         match outcome {
