@@ -74,7 +74,8 @@ fn jwt(c: &mut Criterion) {
     use jwt_compact::{AlgorithmExt as _, Claims, Header};
 
     let now = 1_700_000_000_000u64;
-    let claims = Claims::new(serde_json::json!({"iss": "https://i.test", "sub": "s", "exp": now / 1000 + 600}));
+    let claims =
+        Claims::new(serde_json::json!({"iss": "https://i.test", "sub": "s", "exp": now / 1000 + 600}));
     let header = |kid: &str| Header::empty().with_key_id(kid);
     let secret = [7u8; 32];
     let ec = jwt_compact::alg::SigningKey::<Es256>::from_slice(&[9u8; 32]).unwrap();
