@@ -31,6 +31,7 @@ pub mod directives;
 pub mod freshness;
 pub mod invalidate;
 pub mod key;
+pub mod purge;
 pub mod revalidate;
 pub mod status;
 pub mod storable;

@@ -6,6 +6,7 @@
 //! requests and performs no I/O.
 
 pub mod auth;
+pub mod edge_cache;
 pub mod raw;
 mod validate;
 
@@ -149,6 +150,8 @@ pub struct Route {
     pub timeouts: Timeouts,
     /// Who may call it; `None` means anyone.
     pub auth: Option<RouteAuth>,
+    /// Edge caching; `None` means never cached at the edge.
+    pub cache: Option<edge_cache::RouteCache>,
 }
 
 impl Route {

@@ -81,6 +81,10 @@ pub enum GatewayError {
     /// The issuer's keys cannot be obtained (never fetched, or stale past max-stale).
     #[error("authentication unavailable: {0}")]
     AuthUnavailable(String),
+    /// The request said `only-if-cached` and the edge cache cannot answer it (RFC 9111
+    /// §5.2.1.7).
+    #[error("not in the edge cache (only-if-cached)")]
+    NotCached,
     /// A bug or platform failure inside the gateway.
     #[error("internal error")]
     Internal,
@@ -122,7 +126,8 @@ impl GatewayError {
             | GatewayError::HeadersTooLarge { .. }
             | GatewayError::LoopDetected
             | GatewayError::Unauthorized(_)
-            | GatewayError::Forbidden { .. } => Side::Client,
+            | GatewayError::Forbidden { .. }
+            | GatewayError::NotCached => Side::Client,
             GatewayError::AuthUnavailable(_) => Side::Upstream,
             GatewayError::UpstreamConnect(_)
             | GatewayError::UpstreamTimeout(_)
@@ -149,7 +154,7 @@ impl GatewayError {
             GatewayError::LoopDetected => StatusCode::LOOP_DETECTED,
             GatewayError::NoConfig(_) => StatusCode::SERVICE_UNAVAILABLE,
             GatewayError::UpstreamConnect(_) | GatewayError::UpstreamProtocol(_) => StatusCode::BAD_GATEWAY,
-            GatewayError::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            GatewayError::UpstreamTimeout(_) | GatewayError::NotCached => StatusCode::GATEWAY_TIMEOUT,
             GatewayError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             GatewayError::Forbidden { .. } => StatusCode::FORBIDDEN,
             GatewayError::AuthUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -195,6 +200,7 @@ impl GatewayError {
             GatewayError::Unauthorized(_) => "unauthorized",
             GatewayError::Forbidden { .. } => "forbidden",
             GatewayError::AuthUnavailable(_) => "auth-unavailable",
+            GatewayError::NotCached => "not-cached",
             GatewayError::Internal => "internal-error",
         }
     }

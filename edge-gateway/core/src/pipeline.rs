@@ -9,6 +9,9 @@
 //! response in [`crate::problem::respond`]; a response from a shield is passed through with its
 //! body still streaming.
 
+mod cached;
+mod purge;
+
 use std::net::IpAddr;
 
 use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
@@ -23,9 +26,15 @@ use crate::geo::{self, GeoPoint};
 use crate::limits;
 use crate::live::LiveConfig;
 use crate::ports::{Level, Log, Ports, Upstream, UpstreamError};
+
+use crate::cache::CacheStatus;
+use crate::ports::EdgeCache;
 use crate::problem;
 use crate::routing::RouteMatch;
+use crate::stages::edge_cache::{self, CACHE_NAME, Plan, Stamps};
 use crate::stages::{self, Authenticator, Identity};
+
+pub use cached::Deferred;
 
 /// What the platform knows about the client, never taken from client-sent headers.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -41,6 +50,7 @@ pub struct ClientInfo {
 pub struct Gateway {
     live: LiveConfig,
     auth: Authenticator,
+    stamps: Stamps,
 }
 
 /// Ids that follow one request through the gateway.
@@ -72,21 +82,34 @@ impl Gateway {
         self.live.version()
     }
 
-    /// Serves one request. Never fails: refusals and errors become problem responses.
+    /// Serves one request. Never fails: refusals and errors become problem responses. Work
+    /// deferred past the response (background revalidation) is dropped: platforms that can run
+    /// it use [`Gateway::handle_deferred`].
     pub async fn handle<P: Ports>(
         &self,
         ports: &P,
         request: Request<Body<P::Stream>>,
         client: &ClientInfo,
     ) -> Response<Body<P::Stream>> {
+        self.handle_deferred(ports, request, client).await.0
+    }
+
+    /// [`Gateway::handle`], returning also the work to run after the response
+    /// ([`Gateway::run_deferred`]).
+    pub async fn handle_deferred<P: Ports>(
+        &self,
+        ports: &P,
+        request: Request<Body<P::Stream>>,
+        client: &ClientInfo,
+    ) -> (Response<Body<P::Stream>>, Option<Deferred>) {
         let trace = Trace::start(request.headers(), ports.entropy());
         let ids = RequestIds { request_id: forward::trace::request_id(request.headers(), &trace), trace };
         match self.serve(ports, request, client, &ids).await {
-            Ok(response) => response,
+            Ok(served) => served,
             Err(error) => {
                 let level = if error.status().is_server_error() { Level::Error } else { Level::Info };
                 ports.log().log(level, &format!("request {} refused: {error}", ids.request_id));
-                problem::respond(&error, &ids.request_id)
+                (problem::respond(&error, &ids.request_id), None)
             }
         }
     }
@@ -97,17 +120,36 @@ impl Gateway {
         request: Request<Body<P::Stream>>,
         client: &ClientInfo,
         ids: &RequestIds,
-    ) -> Result<Response<Body<P::Stream>>, GatewayError> {
+    ) -> Result<(Response<Body<P::Stream>>, Option<Deferred>), GatewayError> {
         let config = self.live.current(ports).await?;
         let (head, body) = request.into_parts();
         limits::check(&head, &config.settings)?;
+        if let Some(response) = purge::endpoint(ports, &self.stamps, &config, &head).await {
+            return response.map(|r| (r, None));
+        }
         let matched = route(&config, &head)?;
         let identity = self.auth.authenticate(ports, &config, matched.route.auth.as_ref(), &head).await?;
         stages::rate_limit(matched.route, &identity)?;
         let pool = &config.pools[matched.route.pool];
         let regions = geo::candidate_regions(pool, &config.regions, client.location);
+        let plan = edge_cache::plan(matched.route, &head, ports.cache().available());
         let outgoing = Outgoing { head, identity };
-        forward_with_failover(ports, &config, &matched, outgoing, body, &regions, client, ids).await
+        let cx = cached::Context { config: &config, matched: &matched, regions: &regions, client, ids };
+        match plan {
+            Plan::Lookup { key, path } => self.through_cache(ports, &cx, outgoing, body, key, path).await,
+            Plan::Forward(reason, detail) => {
+                let mut response =
+                    forward_with_failover(ports, &config, &matched, outgoing, body, &regions, client, ids)
+                        .await?;
+                let status = CacheStatus {
+                    fwd_status: Some(response.status()),
+                    detail,
+                    ..CacheStatus::forward(CACHE_NAME, reason)
+                };
+                edge_cache::mark(&mut response, &status);
+                Ok((response, None))
+            }
+        }
     }
 }
 

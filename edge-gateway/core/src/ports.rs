@@ -118,6 +118,37 @@ pub enum UpstreamError {
     Protocol(String),
 }
 
+/// The edge cache of one location (Workers' `caches.default`; Spin has none).
+pub trait EdgeCache {
+    /// The platform's streaming body type.
+    type Stream;
+
+    /// Whether the platform has a cache at all. Without one, cacheable routes are forwarded
+    /// and say `Cache-Status: edge-gateway; fwd=bypass; detail=no-edge-cache`.
+    fn available(&self) -> bool;
+
+    /// The response stored under `key`, as it was put (headers included), or `None`.
+    async fn get(&self, key: &str) -> Result<Option<http::Response<Body<Self::Stream>>>, CacheError>;
+
+    /// Stores `response` under `key` for at most `keep`, and returns it for the client: the
+    /// body is streamed to both (on Workers the store completes after the response, in
+    /// `waitUntil`). A failed store is logged by the adapter, never surfaced.
+    async fn put(
+        &self,
+        key: &str,
+        response: http::Response<Body<Self::Stream>>,
+        keep: Duration,
+    ) -> http::Response<Body<Self::Stream>>;
+
+    /// Removes the entry under `key` in this location; `true` when there was one.
+    async fn delete(&self, key: &str) -> Result<bool, CacheError>;
+}
+
+/// A cache operation that failed (the request is then served as a miss).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("edge cache: {0}")]
+pub struct CacheError(pub String);
+
 /// JWT signature checks: the core's pure-Rust verifier, or a platform's native one (Web Crypto
 /// on Workers). Same contract as [`SignatureVerifier`], asynchronous.
 pub trait SignatureCheck {
@@ -155,6 +186,8 @@ pub trait Ports {
     type Fetch: Fetch;
     /// JWT signature checks.
     type Crypto: SignatureCheck;
+    /// The edge cache.
+    type Cache: EdgeCache<Stream = Self::Stream>;
     /// Time.
     type Clock: Clock;
     /// Randomness.
@@ -170,6 +203,13 @@ pub trait Ports {
     fn fetch(&self) -> &Self::Fetch;
     /// Signature checks.
     fn crypto(&self) -> &Self::Crypto;
+    /// The edge cache.
+    fn cache(&self) -> &Self::Cache;
+    /// The shared secret of the purge endpoint (a Workers secret, a Spin variable); `None`
+    /// disables the endpoint.
+    fn purge_secret(&self) -> Option<String> {
+        None
+    }
     /// Time.
     fn clock(&self) -> &Self::Clock;
     /// Randomness.

@@ -7,6 +7,7 @@
 //! which the pipeline turns into a problem response.
 
 pub mod authenticate;
+pub mod edge_cache;
 mod keyring;
 
 pub use crate::auth::identity::Identity;

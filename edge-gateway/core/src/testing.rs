@@ -269,6 +269,84 @@ impl Upstream for FakeUpstream {
     }
 }
 
+/// An edge cache in memory: what was put, with the TTL it was given. `enabled: false` makes it
+/// behave like a platform without a cache (Spin).
+#[derive(Debug)]
+pub struct MemoryCache {
+    entries: RefCell<HashMap<String, (http::StatusCode, http::HeaderMap, Bytes, std::time::Duration)>>,
+    /// Whether the platform has a cache.
+    pub enabled: Cell<bool>,
+    puts: Cell<usize>,
+}
+
+impl Default for MemoryCache {
+    fn default() -> Self {
+        MemoryCache { entries: RefCell::default(), enabled: Cell::new(true), puts: Cell::new(0) }
+    }
+}
+
+impl MemoryCache {
+    /// How many entries were stored.
+    pub fn puts(&self) -> usize {
+        self.puts.get()
+    }
+
+    /// The TTL the last put of `key` was given.
+    pub fn kept_for(&self, key_contains: &str) -> Option<std::time::Duration> {
+        self.entries.borrow().iter().find(|(k, _)| k.contains(key_contains)).map(|(_, e)| e.3)
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.borrow().len()
+    }
+
+    /// Whether nothing is stored.
+    pub fn is_empty(&self) -> bool {
+        self.entries.borrow().is_empty()
+    }
+}
+
+fn bytes_of(body: &Body<FakeStream>) -> Bytes {
+    match body {
+        Body::Empty => Bytes::new(),
+        Body::Bytes(b) | Body::Stream(b) => b.clone(),
+    }
+}
+
+impl crate::ports::EdgeCache for MemoryCache {
+    type Stream = FakeStream;
+
+    fn available(&self) -> bool {
+        self.enabled.get()
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Response<Body<FakeStream>>>, crate::ports::CacheError> {
+        Ok(self.entries.borrow().get(key).map(|(status, headers, body, _)| {
+            let mut response = Response::new(Body::Stream(body.clone()));
+            *response.status_mut() = *status;
+            *response.headers_mut() = headers.clone();
+            response
+        }))
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        response: Response<Body<FakeStream>>,
+        keep: std::time::Duration,
+    ) -> Response<Body<FakeStream>> {
+        self.puts.set(self.puts.get() + 1);
+        let entry = (response.status(), response.headers().clone(), bytes_of(response.body()), keep);
+        self.entries.borrow_mut().insert(key.to_owned(), entry);
+        response
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool, crate::ports::CacheError> {
+        Ok(self.entries.borrow_mut().remove(key).is_some())
+    }
+}
+
 /// All fakes together.
 #[derive(Debug, Default)]
 pub struct FakePorts {
@@ -278,6 +356,10 @@ pub struct FakePorts {
     pub upstream: FakeUpstream,
     /// Document fetches.
     pub fetch: FakeFetch,
+    /// The edge cache.
+    pub cache: MemoryCache,
+    /// The purge endpoint's secret.
+    pub purge_secret: RefCell<Option<String>>,
     /// Clock.
     pub clock: ManualClock,
     /// Entropy.
@@ -308,6 +390,7 @@ impl Ports for FakePorts {
     type Upstream = FakeUpstream;
     type Fetch = FakeFetch;
     type Crypto = crate::auth::CoreVerifier;
+    type Cache = MemoryCache;
     type Clock = ManualClock;
     type Entropy = CountingEntropy;
     type Log = MemoryLog;
@@ -323,6 +406,12 @@ impl Ports for FakePorts {
     }
     fn crypto(&self) -> &crate::auth::CoreVerifier {
         &crate::auth::CoreVerifier
+    }
+    fn cache(&self) -> &MemoryCache {
+        &self.cache
+    }
+    fn purge_secret(&self) -> Option<String> {
+        self.purge_secret.borrow().clone()
     }
     fn clock(&self) -> &ManualClock {
         &self.clock

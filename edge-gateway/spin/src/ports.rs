@@ -5,8 +5,11 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use edge_gateway_core::Body;
 use edge_gateway_core::auth::CoreVerifier;
-use edge_gateway_core::ports::{Clock, Entropy, KeyValue, KvError, Level, Log, Ports, UnixMillis};
+use edge_gateway_core::ports::{
+    CacheError, Clock, EdgeCache, Entropy, KeyValue, KvError, Level, Log, Ports, UnixMillis,
+};
 use spin_sdk::key_value::Store;
 use spin_sdk::wasip3::random::random;
 
@@ -36,6 +39,35 @@ impl KeyValue for SpinKv {
             Ok(store) => store.set(key, value).await.map_err(|e| KvError(format!("{e:?}"))),
             Err(reason) => Err(KvError(reason.clone())),
         }
+    }
+}
+
+/// Spin has no cache API: cacheable routes are forwarded to the shields, whose cache is the
+/// only tier (`Cache-Status: edge-gateway; fwd=bypass; detail=no-edge-cache`).
+pub(crate) struct NoEdgeCache;
+
+impl EdgeCache for NoEdgeCache {
+    type Stream = SpinStream;
+
+    fn available(&self) -> bool {
+        false
+    }
+
+    async fn get(&self, _key: &str) -> Result<Option<http::Response<Body<SpinStream>>>, CacheError> {
+        Ok(None)
+    }
+
+    async fn put(
+        &self,
+        _key: &str,
+        response: http::Response<Body<SpinStream>>,
+        _keep: Duration,
+    ) -> http::Response<Body<SpinStream>> {
+        response
+    }
+
+    async fn delete(&self, _key: &str) -> Result<bool, CacheError> {
+        Ok(false)
     }
 }
 
@@ -97,6 +129,7 @@ impl Ports for SpinPorts {
     type Upstream = SpinUpstream;
     type Fetch = SpinDocuments;
     type Crypto = CoreVerifier;
+    type Cache = NoEdgeCache;
     type Clock = SystemClock;
     type Entropy = WasiEntropy;
     type Log = StderrLog;
@@ -112,6 +145,9 @@ impl Ports for SpinPorts {
     }
     fn crypto(&self) -> &CoreVerifier {
         &CoreVerifier
+    }
+    fn cache(&self) -> &NoEdgeCache {
+        &NoEdgeCache
     }
     fn clock(&self) -> &SystemClock {
         &SystemClock

@@ -10,6 +10,7 @@
 //! isolate serves until their TTL runs out.
 #![deny(missing_docs)]
 
+mod cache;
 mod convert;
 mod headers;
 mod ports;
@@ -29,14 +30,20 @@ thread_local! {
 
 /// The `fetch` handler: every request the Worker receives.
 #[event(fetch)]
-async fn fetch(request: web_sys::Request, env: Env, _ctx: Context) -> worker::Result<web_sys::Response> {
-    let ports = WorkersPorts::new(env);
+async fn fetch(request: web_sys::Request, env: Env, ctx: Context) -> worker::Result<web_sys::Response> {
+    let ctx = Rc::new(ctx);
+    let ports = WorkersPorts::new(env.clone(), ctx.clone());
     let gateway = GATEWAY.with(Rc::clone);
     let (request, client) = match convert::incoming(&request) {
         Ok(converted) => converted,
         Err(error) => return convert::outgoing(convert::bad_request(&error)),
     };
-    let response = gateway.handle(&ports, request, &client).await;
+    let (response, deferred) = gateway.handle_deferred(&ports, request, &client).await;
+    if let Some(deferred) = deferred {
+        // Revalidate an entry served stale (stale-while-revalidate) after the response.
+        let background = WorkersPorts::new(env, ctx.clone());
+        ctx.wait_until(async move { gateway.run_deferred(&background, deferred).await });
+    }
     convert::outgoing(response)
 }
 

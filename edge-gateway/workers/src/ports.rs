@@ -12,14 +12,19 @@ use edge_gateway_core::ports::{
     UnixMillis, Upstream, UpstreamError,
 };
 use futures_util::future::{Either, select};
+use std::rc::Rc;
 use worker::wasm_bindgen::prelude::wasm_bindgen;
-use worker::{Delay, Env, web_sys};
 
+use worker::{Context, Delay, Env, web_sys};
+
+use crate::cache::DefaultCache;
 use crate::convert;
 use crate::webcrypto::WebCryptoVerifier;
 
 /// The KV namespace binding that holds the routes.
 pub(crate) const ROUTES_BINDING: &str = "ROUTES";
+/// The Workers secret that enables the purge endpoint (`wrangler secret put PURGE_SECRET`).
+pub(crate) const PURGE_SECRET: &str = "PURGE_SECRET";
 
 #[wasm_bindgen]
 extern "C" {
@@ -32,17 +37,22 @@ pub(crate) struct WorkersPorts {
     kv: RoutesKv,
     upstream: Fetch,
     documents: Documents,
+    cache: DefaultCache,
+    purge_secret: Option<String>,
     clock: JsClock,
     entropy: WebCrypto,
     log: Console,
 }
 
 impl WorkersPorts {
-    pub(crate) fn new(env: Env) -> WorkersPorts {
+    pub(crate) fn new(env: Env, ctx: Rc<Context>) -> WorkersPorts {
+        let purge_secret = env.secret(PURGE_SECRET).ok().map(|s| s.to_string());
         WorkersPorts {
             kv: RoutesKv(env),
             upstream: Fetch,
             documents: Documents,
+            cache: DefaultCache::new(ctx),
+            purge_secret,
             clock: JsClock,
             entropy: WebCrypto,
             log: Console,
@@ -56,6 +66,7 @@ impl Ports for WorkersPorts {
     type Upstream = Fetch;
     type Fetch = Documents;
     type Crypto = WebCryptoVerifier;
+    type Cache = DefaultCache;
     type Clock = JsClock;
     type Entropy = WebCrypto;
     type Log = Console;
@@ -71,6 +82,12 @@ impl Ports for WorkersPorts {
     }
     fn crypto(&self) -> &WebCryptoVerifier {
         &WebCryptoVerifier
+    }
+    fn cache(&self) -> &DefaultCache {
+        &self.cache
+    }
+    fn purge_secret(&self) -> Option<String> {
+        self.purge_secret.clone()
     }
     fn clock(&self) -> &JsClock {
         &self.clock

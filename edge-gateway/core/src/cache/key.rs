@@ -169,3 +169,9 @@ fn normalize_percent(raw: &str) -> String {
 fn hex(digit: u8) -> Option<u8> {
     char::from(digit).to_digit(16).and_then(|d| u8::try_from(d).ok())
 }
+
+/// Hex SHA-256 of a cache key, for caches whose keys must be short (URLs of the Workers Cache API).
+pub fn digest(key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    crate::auth::apikey::hex(&Sha256::digest(key.as_bytes()))
+}

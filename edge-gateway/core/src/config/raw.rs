@@ -112,6 +112,34 @@ pub struct RawRoute {
     pub timeouts: Option<RawTimeouts>,
     /// Who may call this route; absent means anyone (no authentication).
     pub auth: Option<RawRouteAuth>,
+    /// Edge caching of this route's GET responses; absent means never cached at the edge.
+    pub cache: Option<RawRouteCache>,
+}
+
+/// How a route uses the edge cache (RFC 9111 rules apply unless a field overrides them).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RawRouteCache {
+    /// Forward every request without looking in the cache (default false).
+    #[serde(default)]
+    pub bypass: bool,
+    /// Freshness lifetime in seconds, replacing what the origin says (`s-maxage` semantics;
+    /// `no-store`, `private` and `Set-Cookie` are still honoured).
+    pub ttl_s: Option<u64>,
+    /// Serve stale this long while revalidating in the background, when the origin gives no
+    /// `stale-while-revalidate`.
+    pub stale_while_revalidate_s: Option<u64>,
+    /// Serve stale this long when every region fails, when the origin gives no `stale-if-error`.
+    pub stale_if_error_s: Option<u64>,
+    /// Request headers whose values are part of the cache key (besides the response's `Vary`).
+    #[serde(default)]
+    pub key_headers: Vec<String>,
+    /// Query parameters that are part of the key, others ignored; absent means the whole query.
+    pub key_query: Option<Vec<String>>,
+    /// Store responses that set cookies (default false: the cookie would be replayed).
+    #[serde(default)]
+    pub store_set_cookie: bool,
 }
 
 /// Gateway-wide authentication settings.

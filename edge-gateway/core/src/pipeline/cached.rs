@@ -1,0 +1,288 @@
+//! The cache step of the pipeline: serve from the edge cache, revalidate, fill it.
+//!
+//! ```text
+//! lookup(key) ── purged / vary differs / none ──▶ forward ──▶ store if storable ──▶ client
+//!      │
+//!      └─ evaluate(stored, request, now)
+//!           Fresh, StaleAccepted      → serve stored (Cache-Status: hit; ttl)
+//!           Stale + while-revalidate  → serve stored, revalidate after the response (Deferred)
+//!           Stale, MustRevalidate     → conditional forward: 304 → merge, store, serve;
+//!                                       5xx / unreachable + stale-if-error → serve stale
+//!           GatewayTimeout            → 504 (only-if-cached)
+//! ```
+
+use http::header::{IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, IF_UNMODIFIED_SINCE};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Uri};
+
+use super::{Gateway, Matched, Outgoing, RequestIds, forward_with_failover, route};
+use crate::body::Body;
+use crate::cache::status::ttl_of;
+use crate::cache::{
+    CacheStatus, Decision, Forward, evaluate, is_stale_if_error_status, merge_304, revalidation_headers,
+};
+use crate::config::Config;
+use crate::config::edge_cache::RouteCache;
+use crate::error::GatewayError;
+use crate::forward::{self, REQUEST_ID, Trace};
+use crate::geo;
+use crate::pipeline::ClientInfo;
+use crate::ports::{Clock, EdgeCache, Level, Log, Ports};
+use crate::stages::Identity;
+use crate::stages::edge_cache::{self, CACHE_NAME, Entry};
+
+/// Work left after the response: revalidating an entry served stale
+/// (`stale-while-revalidate`). Adapters run it with [`Gateway::run_deferred`] once the response
+/// is on its way (Workers: `waitUntil`).
+#[derive(Debug)]
+pub struct Deferred {
+    method: http::Method,
+    uri: Uri,
+    headers: HeaderMap,
+    identity: Identity,
+    client: ClientInfo,
+    key: String,
+    path: String,
+}
+
+/// Everything a forward needs besides the request itself.
+pub(super) struct Context<'a, 'c> {
+    pub(super) config: &'a Config,
+    pub(super) matched: &'a Matched<'c>,
+    pub(super) regions: &'a [usize],
+    pub(super) client: &'a ClientInfo,
+    pub(super) ids: &'a RequestIds,
+}
+
+impl Context<'_, '_> {
+    fn cache(&self) -> &RouteCache {
+        self.matched.route.cache.as_ref().expect("a cache lookup is planned only for routes with `cache`")
+    }
+
+    async fn forward<P: Ports>(
+        &self,
+        ports: &P,
+        outgoing: Outgoing,
+        body: Body<P::Stream>,
+    ) -> Result<Response<Body<P::Stream>>, GatewayError> {
+        forward_with_failover(
+            ports,
+            self.config,
+            self.matched,
+            outgoing,
+            body,
+            self.regions,
+            self.client,
+            self.ids,
+        )
+        .await
+    }
+}
+
+impl Gateway {
+    /// Serves a cacheable GET through the edge cache under `key`.
+    pub(super) async fn through_cache<P: Ports>(
+        &self,
+        ports: &P,
+        cx: &Context<'_, '_>,
+        outgoing: Outgoing,
+        body: Body<P::Stream>,
+        key: String,
+        path: String,
+    ) -> Result<(Response<Body<P::Stream>>, Option<Deferred>), GatewayError> {
+        let now = ports.clock().now();
+        let stamps = self.stamps.current(ports, now, cx.config.settings.config_ttl).await;
+        let (entry, reason) = match edge_cache::lookup(ports, &key).await {
+            None => (None, Forward::UriMiss),
+            Some(entry) if entry.purged(&stamps) => {
+                let _ = ports.cache().delete(&key).await;
+                (None, Forward::UriMiss)
+            }
+            Some(entry) if !entry.vary_matches(&outgoing.head.headers) => (None, Forward::VaryMiss),
+            Some(entry) => (Some(entry), Forward::Miss),
+        };
+        let Some(entry) = entry else {
+            return Ok((fetch_and_store(ports, cx, outgoing, body, &key, &path, reason).await?, None));
+        };
+        let decision = evaluate(&entry.policy_view(cx.cache()), &outgoing.head.headers, now);
+        let hit = |detail| CacheStatus { ttl: ttl_of(&decision), detail, ..CacheStatus::hit(CACHE_NAME) };
+        match decision {
+            Decision::Fresh { .. } | Decision::StaleAccepted { .. } => {
+                Ok((served(entry.respond(now, &hit(None)), cx.ids), None))
+            }
+            Decision::Stale { may_serve_while_revalidate: true, .. } => {
+                let deferred = Deferred {
+                    method: outgoing.head.method.clone(),
+                    uri: outgoing.head.uri.clone(),
+                    headers: outgoing.head.headers.clone(),
+                    identity: outgoing.identity.clone(),
+                    client: cx.client.clone(),
+                    key,
+                    path,
+                };
+                let response = entry.respond(now, &hit(Some("stale-while-revalidate")));
+                Ok((served(response, cx.ids), Some(deferred)))
+            }
+            Decision::Stale { may_serve_if_error, .. } => {
+                Ok((revalidate(ports, cx, outgoing, entry, &key, &path, may_serve_if_error).await?, None))
+            }
+            Decision::MustRevalidate { .. } => {
+                Ok((revalidate(ports, cx, outgoing, entry, &key, &path, false).await?, None))
+            }
+            Decision::GatewayTimeout => Err(GatewayError::NotCached),
+        }
+    }
+
+    /// Revalidates an entry served stale earlier. Failures are logged: the client already has
+    /// its response.
+    pub async fn run_deferred<P: Ports>(&self, ports: &P, deferred: Deferred) {
+        let Ok(config) = self.live.current(ports).await else { return };
+        let mut request = Request::new(());
+        *request.method_mut() = deferred.method;
+        *request.uri_mut() = deferred.uri;
+        *request.headers_mut() = deferred.headers;
+        let (head, ()) = request.into_parts();
+        let Ok(matched) = route(&config, &head) else { return };
+        if matched.route.cache.is_none() {
+            return;
+        }
+        let Some(entry) = edge_cache::lookup(ports, &deferred.key).await else { return };
+        let trace = Trace::start(&head.headers, ports.entropy());
+        let ids = RequestIds { request_id: forward::trace::request_id(&head.headers, &trace), trace };
+        let pool = &config.pools[matched.route.pool];
+        let regions = geo::candidate_regions(pool, &config.regions, deferred.client.location);
+        let cx = Context {
+            config: &config,
+            matched: &matched,
+            regions: &regions,
+            client: &deferred.client,
+            ids: &ids,
+        };
+        let outgoing = Outgoing { head, identity: deferred.identity };
+        if let Err(error) =
+            revalidate(ports, &cx, outgoing, entry, &deferred.key, &deferred.path, false).await
+        {
+            ports.log().log(Level::Warn, &format!("edge cache: background revalidation failed: {error}"));
+        }
+    }
+}
+
+/// A response served from the cache, with this request's id.
+fn served<S>(mut response: Response<Body<S>>, ids: &RequestIds) -> Response<Body<S>> {
+    if let Ok(id) = HeaderValue::from_str(&ids.request_id) {
+        response.headers_mut().insert(REQUEST_ID, id);
+    }
+    response
+}
+
+/// Forwards a miss and stores the answer when the policy allows.
+async fn fetch_and_store<P: Ports>(
+    ports: &P,
+    cx: &Context<'_, '_>,
+    outgoing: Outgoing,
+    body: Body<P::Stream>,
+    key: &str,
+    path: &str,
+    reason: Forward,
+) -> Result<Response<Body<P::Stream>>, GatewayError> {
+    let request_headers = outgoing.head.headers.clone();
+    let request_time = ports.clock().now();
+    let response = cx.forward(ports, outgoing, body).await?;
+    let status = response.status();
+    if status == StatusCode::NOT_MODIFIED {
+        let mut response = response;
+        edge_cache::mark(&mut response, &edge_cache::forwarded(reason, status, Err("not-modified")));
+        return Ok(response);
+    }
+    let response_time = ports.clock().now();
+    let (mut response, stored) = edge_cache::store(
+        ports,
+        key,
+        path,
+        cx.cache(),
+        &request_headers,
+        response,
+        request_time,
+        response_time,
+    )
+    .await;
+    edge_cache::mark(&mut response, &edge_cache::forwarded(reason, status, stored));
+    Ok(response)
+}
+
+/// Sends a conditional request for `entry`; a 304 refreshes it, an error may serve it stale.
+async fn revalidate<P: Ports>(
+    ports: &P,
+    cx: &Context<'_, '_>,
+    mut outgoing: Outgoing,
+    entry: Entry<P::Stream>,
+    key: &str,
+    path: &str,
+    may_serve_if_error: bool,
+) -> Result<Response<Body<P::Stream>>, GatewayError> {
+    let request_headers = outgoing.head.headers.clone();
+    for name in [IF_MATCH, IF_NONE_MATCH, IF_MODIFIED_SINCE, IF_UNMODIFIED_SINCE, IF_RANGE] {
+        outgoing.head.headers.remove(name);
+    }
+    for (name, value) in &revalidation_headers(&entry.stored.headers) {
+        outgoing.head.headers.insert(name, value.clone());
+    }
+    let request_time = ports.clock().now();
+    let outcome = cx.forward(ports, outgoing, Body::Empty).await;
+    let now = ports.clock().now();
+    let stale = |fwd_status: Option<StatusCode>| CacheStatus {
+        fwd_status,
+        detail: Some("stale-if-error"),
+        ..CacheStatus::forward(CACHE_NAME, Forward::Stale)
+    };
+    match outcome {
+        Ok(response) if response.status() == StatusCode::NOT_MODIFIED => {
+            let mut headers = merge_304(&entry.stored.headers, response.headers());
+            headers.remove(http::header::AGE);
+            let mut refreshed = Response::new(entry.body);
+            *refreshed.status_mut() = entry.stored.status;
+            *refreshed.headers_mut() = headers;
+            let (mut refreshed, stored) = edge_cache::store(
+                ports,
+                key,
+                path,
+                cx.cache(),
+                &request_headers,
+                refreshed,
+                request_time,
+                now,
+            )
+            .await;
+            let status = edge_cache::forwarded(Forward::Stale, StatusCode::NOT_MODIFIED, stored);
+            edge_cache::mark(&mut refreshed, &status);
+            Ok(served(refreshed, cx.ids))
+        }
+        Ok(response) if may_serve_if_error && is_stale_if_error_status(response.status()) => {
+            ports.log().log(
+                Level::Warn,
+                &format!("edge cache: serving stale for {path}: origin answered {}", response.status()),
+            );
+            Ok(served(entry.respond(now, &stale(Some(response.status()))), cx.ids))
+        }
+        Ok(response) => {
+            let status = response.status();
+            let (mut response, stored) = edge_cache::store(
+                ports,
+                key,
+                path,
+                cx.cache(),
+                &request_headers,
+                response,
+                request_time,
+                now,
+            )
+            .await;
+            edge_cache::mark(&mut response, &edge_cache::forwarded(Forward::Stale, status, stored));
+            Ok(response)
+        }
+        Err(error) if may_serve_if_error => {
+            ports.log().log(Level::Warn, &format!("edge cache: serving stale for {path}: {error}"));
+            Ok(served(entry.respond(now, &stale(None)), cx.ids))
+        }
+        Err(error) => Err(error),
+    }
+}

@@ -1,0 +1,364 @@
+//! The edge cache through the whole pipeline over the fakes: miss → hit → stale → revalidated,
+//! stale-while-revalidate, stale-if-error, Vary, unkeyed input, bypass, purge.
+#![allow(missing_docs)]
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use bytes::Bytes;
+use edge_gateway_core::ports::UpstreamError;
+use edge_gateway_core::testing::{FakePorts, FakeStream};
+use edge_gateway_core::{Body, ClientInfo, Gateway};
+use http::{Request, Response, StatusCode};
+use serde_json::json;
+
+fn routes() -> String {
+    json!({
+        "settings": {"config_ttl_ms": 1000},
+        "regions": [{"name": "eu", "shield": "http://eu.shield", "lat": 53, "lon": -6}],
+        "pools": {"api": {"regions": ["eu"]}},
+        "routes": [
+            {"id": "cached", "path": "/c/{*rest}", "pool": "api", "cache": {}},
+            {"id": "forced", "path": "/f/{*rest}", "pool": "api",
+             "cache": {"ttl_s": 60, "stale_if_error_s": 300, "key_query": ["page"], "key_headers": ["x-tenant"]}},
+            {"id": "bypass", "path": "/b/{*rest}", "pool": "api", "cache": {"bypass": true}},
+            {"id": "plain", "path": "/p/{*rest}", "pool": "api"}
+        ]
+    })
+    .to_string()
+}
+
+/// An origin that answers each GET with a body naming how many requests it has seen, with the
+/// headers `headers` gives for that request.
+struct Origin {
+    hits: Rc<Cell<u32>>,
+}
+
+fn origin(
+    ports: &FakePorts,
+    headers: impl Fn(&Request<Body<FakeStream>>, u32) -> Result<Vec<(&'static str, String)>, u16> + 'static,
+) -> Origin {
+    let hits = Rc::new(Cell::new(0));
+    let counter = hits.clone();
+    ports.upstream.answer(move |request| {
+        counter.set(counter.get() + 1);
+        let n = counter.get();
+        match headers(request, n) {
+            Ok(list) => {
+                let status = if list.iter().any(|(n, _)| *n == ":304") { 304 } else { 200 };
+                let mut response = Response::new(Body::Stream(Bytes::from(format!("body {n}"))));
+                *response.status_mut() = StatusCode::from_u16(status).unwrap();
+                for (name, value) in list.into_iter().filter(|(n, _)| !n.starts_with(':')) {
+                    response.headers_mut().append(name, value.parse().unwrap());
+                }
+                Ok(response)
+            }
+            Err(0) => Err(UpstreamError::Connect("refused".into())),
+            Err(status) => {
+                let mut response = Response::new(Body::Stream(Bytes::from("error")));
+                *response.status_mut() = StatusCode::from_u16(status).unwrap();
+                Ok(response)
+            }
+        }
+    });
+    Origin { hits }
+}
+
+fn setup() -> (Gateway, FakePorts) {
+    let ports = FakePorts::default();
+    ports.clock.advance(1_700_000_000_000);
+    ports.publish("v1", &routes());
+    (Gateway::new(), ports)
+}
+
+fn get(path: &str, headers: &[(&str, &str)]) -> Request<Body<FakeStream>> {
+    let mut builder = Request::get(format!("https://a.test{path}"));
+    for (n, v) in headers {
+        builder = builder.header(*n, *v);
+    }
+    builder.body(Body::Empty).unwrap()
+}
+
+fn serve(
+    gateway: &Gateway,
+    ports: &FakePorts,
+    request: Request<Body<FakeStream>>,
+) -> (StatusCode, String, String, http::HeaderMap) {
+    let response = pollster::block_on(gateway.handle(ports, request, &ClientInfo::default()));
+    let body = match response.body() {
+        Body::Stream(b) | Body::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+        Body::Empty => String::new(),
+    };
+    let status_line = response
+        .headers()
+        .get_all("cache-status")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect::<Vec<_>>()
+        .join(", ");
+    (response.status(), body, status_line, response.headers().clone())
+}
+
+#[test]
+fn a_miss_is_stored_and_the_next_request_is_a_hit_with_age_and_its_own_request_id() {
+    let (gateway, ports) = setup();
+    let origin =
+        origin(&ports, |_, _| Ok(vec![("cache-control", "max-age=60".into()), ("etag", "\"v1\"".into())]));
+    let (status, body, cache_status, _) = serve(&gateway, &ports, get("/c/a", &[]));
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "body 1"));
+    assert_eq!(cache_status, "edge-gateway; fwd=uri-miss; fwd-status=200; stored");
+    ports.clock.advance(5_000);
+    let (status, body, cache_status, headers) =
+        serve(&gateway, &ports, get("/c/a", &[("x-request-id", "second")]));
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "body 1"));
+    assert_eq!(cache_status, "edge-gateway; hit; ttl=55");
+    assert_eq!(headers["age"], "5");
+    assert_eq!(headers["x-request-id"], "second");
+    assert!(headers.get("x-edge-cache-meta").is_none(), "internal metadata never reaches clients");
+    assert_eq!(origin.hits.get(), 1);
+    assert_eq!(ports.cache.kept_for("/c/a"), Some(std::time::Duration::from_secs(60)));
+}
+
+#[test]
+fn a_stale_entry_is_revalidated_and_a_304_refreshes_it() {
+    let (gateway, ports) = setup();
+    let origin = origin(&ports, |request, n| {
+        if n == 1 {
+            return Ok(vec![("cache-control", "max-age=10".into()), ("etag", "\"v1\"".into())]);
+        }
+        assert_eq!(request.headers()["if-none-match"], "\"v1\"", "the revalidation is conditional");
+        Ok(vec![(":304", String::new()), ("cache-control", "max-age=30".into()), ("etag", "\"v1\"".into())])
+    });
+    serve(&gateway, &ports, get("/c/r", &[]));
+    ports.clock.advance(11_000);
+    let (status, body, cache_status, _) = serve(&gateway, &ports, get("/c/r", &[]));
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "body 1"), "the stored body, refreshed");
+    assert_eq!(cache_status, "edge-gateway; fwd=stale; fwd-status=304; stored");
+    ports.clock.advance(20_000);
+    let (_, body, cache_status, _) = serve(&gateway, &ports, get("/c/r", &[]));
+    assert_eq!(body, "body 1");
+    assert_eq!(cache_status, "edge-gateway; hit; ttl=10", "fresh for the 304's max-age=30");
+    assert_eq!(origin.hits.get(), 2);
+}
+
+#[test]
+fn stale_while_revalidate_serves_at_once_and_revalidates_afterwards() {
+    let (gateway, ports) = setup();
+    let origin = origin(&ports, |_, n| {
+        Ok(vec![
+            ("cache-control", "max-age=10, stale-while-revalidate=60".into()),
+            ("etag", format!("\"v{n}\"")),
+        ])
+    });
+    serve(&gateway, &ports, get("/c/s", &[]));
+    ports.clock.advance(20_000);
+    let (response, deferred) =
+        pollster::block_on(gateway.handle_deferred(&ports, get("/c/s", &[]), &ClientInfo::default()));
+    let status = response.headers()["cache-status"].to_str().unwrap().to_owned();
+    assert_eq!(status, "edge-gateway; hit; ttl=-10; detail=stale-while-revalidate");
+    assert_eq!(origin.hits.get(), 1, "nothing waited for the origin");
+    pollster::block_on(gateway.run_deferred(&ports, deferred.expect("a revalidation is due")));
+    assert_eq!(origin.hits.get(), 2);
+    let (_, body, cache_status, _) = serve(&gateway, &ports, get("/c/s", &[]));
+    assert_eq!((body.as_str(), cache_status.as_str()), ("body 2", "edge-gateway; hit; ttl=10"));
+}
+
+#[test]
+fn stale_if_error_serves_the_entry_while_every_region_fails_and_not_beyond_the_window() {
+    let (gateway, ports) = setup();
+    let up = Rc::new(Cell::new(true));
+    let flag = up.clone();
+    origin(&ports, move |_, _| if flag.get() { Ok(vec![("etag", "\"e\"".into())]) } else { Err(0) });
+    serve(&gateway, &ports, get("/f/x", &[])); // forced: ttl_s 60, stale_if_error_s 300
+    up.set(false);
+    ports.clock.advance(120_000);
+    let (status, body, cache_status, _) = serve(&gateway, &ports, get("/f/x", &[]));
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "body 1"));
+    assert_eq!(cache_status, "edge-gateway; fwd=stale; detail=stale-if-error");
+    ports.clock.advance(300_000);
+    let (status, _, _, _) = serve(&gateway, &ports, get("/f/x", &[]));
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+}
+
+#[test]
+fn a_503_from_the_origin_also_serves_stale_within_stale_if_error() {
+    let (gateway, ports) = setup();
+    origin(&ports, |_, n| {
+        if n == 1 { Ok(vec![("cache-control", "max-age=1, stale-if-error=60".into())]) } else { Err(503) }
+    });
+    serve(&gateway, &ports, get("/c/e", &[]));
+    ports.clock.advance(5_000);
+    let (status, body, cache_status, _) = serve(&gateway, &ports, get("/c/e", &[]));
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "body 1"));
+    assert_eq!(cache_status, "edge-gateway; fwd=stale; fwd-status=503; detail=stale-if-error");
+}
+
+#[test]
+fn vary_keeps_variants_apart() {
+    let (gateway, ports) = setup();
+    let origin = origin(&ports, |_, _| {
+        Ok(vec![("cache-control", "max-age=60".into()), ("vary", "Accept-Language".into())])
+    });
+    serve(&gateway, &ports, get("/c/v", &[("accept-language", "fr")]));
+    let (_, body, cache_status, _) = serve(&gateway, &ports, get("/c/v", &[("accept-language", "de")]));
+    assert_eq!(
+        (body.as_str(), cache_status.as_str()),
+        ("body 2", "edge-gateway; fwd=vary-miss; fwd-status=200; stored")
+    );
+    let (_, body, _, _) = serve(&gateway, &ports, get("/c/v", &[("accept-language", "de")]));
+    assert_eq!(body, "body 2");
+    assert_eq!(origin.hits.get(), 2);
+}
+
+#[test]
+fn responses_the_policy_refuses_are_never_stored() {
+    let cases = [
+        ("private", vec![("cache-control", "private, max-age=60")], "private"),
+        ("no-store", vec![("cache-control", "no-store")], "no-store"),
+        ("cookie", vec![("cache-control", "max-age=60"), ("set-cookie", "s=1")], "set-cookie"),
+        ("nothing", vec![], "no-freshness"),
+    ];
+    for (name, headers, detail) in cases {
+        let (gateway, ports) = setup();
+        let headers: Vec<(&'static str, String)> =
+            headers.into_iter().map(|(n, v)| (n, v.to_owned())).collect();
+        let origin = origin(&ports, move |_, _| Ok(headers.clone()));
+        let path = format!("/c/{name}");
+        let (_, _, cache_status, _) = serve(&gateway, &ports, get(&path, &[]));
+        assert_eq!(
+            cache_status,
+            format!("edge-gateway; fwd=uri-miss; fwd-status=200; detail={detail}"),
+            "{name}"
+        );
+        serve(&gateway, &ports, get(&path, &[]));
+        assert_eq!(origin.hits.get(), 2, "{name}");
+        assert!(ports.cache.is_empty(), "{name}");
+    }
+}
+
+#[test]
+fn unkeyed_input_never_changes_what_a_hit_serves() {
+    let (gateway, ports) = setup();
+    // The origin reflects unkeyed input into the body: the classic poisoning vector.
+    origin(&ports, |request, _| {
+        let reflected = request.headers().get("x-forwarded-host").map(|v| v.to_str().unwrap().to_owned());
+        Ok(vec![("x-reflected", reflected.unwrap_or_default())])
+    });
+    serve(&gateway, &ports, get("/f/page?page=2&utm=a", &[("x-tenant", "t1")]));
+    let poisoned = [("x-forwarded-host", "evil.test"), ("x-original-url", "/admin"), ("x-tenant", "t1")];
+    let (_, body, cache_status, headers) = serve(&gateway, &ports, get("/f/page?utm=zzz&page=2", &poisoned));
+    assert_eq!((body.as_str(), cache_status.as_str()), ("body 1", "edge-gateway; hit; ttl=60"));
+    assert_eq!(
+        headers["x-reflected"], "a.test",
+        "the gateway rewrote X-Forwarded-Host before the origin saw it"
+    );
+    // A keyed header or parameter does make a new entry.
+    let (_, body, _, _) = serve(&gateway, &ports, get("/f/page?page=2", &[("x-tenant", "t2")]));
+    assert_eq!(body, "body 2");
+    let (_, body, _, _) = serve(&gateway, &ports, get("/f/page?page=3", &[("x-tenant", "t1")]));
+    assert_eq!(body, "body 3");
+}
+
+#[test]
+fn uncached_routes_methods_and_platforms_say_why_in_cache_status() {
+    let (gateway, ports) = setup();
+    origin(&ports, |_, _| Ok(vec![("cache-control", "max-age=60".into())]));
+    assert_eq!(serve(&gateway, &ports, get("/p/x", &[])).2, "edge-gateway; fwd=bypass; fwd-status=200");
+    assert_eq!(
+        serve(&gateway, &ports, get("/b/x", &[])).2,
+        "edge-gateway; fwd=bypass; fwd-status=200; detail=route-bypass"
+    );
+    let post = Request::post("https://a.test/c/x").body(Body::Empty).unwrap();
+    assert_eq!(serve(&gateway, &ports, post).2, "edge-gateway; fwd=method; fwd-status=200");
+    ports.cache.enabled.set(false);
+    assert_eq!(
+        serve(&gateway, &ports, get("/c/x", &[])).2,
+        "edge-gateway; fwd=bypass; fwd-status=200; detail=no-edge-cache"
+    );
+    assert!(ports.cache.is_empty());
+}
+
+#[test]
+fn only_if_cached_without_an_entry_answers_504() {
+    let (gateway, ports) = setup();
+    origin(&ports, |_, _| Ok(vec![("cache-control", "max-age=1".into())]));
+    serve(&gateway, &ports, get("/c/o", &[]));
+    ports.clock.advance(5_000);
+    let (status, _, _, headers) =
+        serve(&gateway, &ports, get("/c/o", &[("cache-control", "only-if-cached")]));
+    assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
+    assert_eq!(headers["content-type"], "application/problem+json");
+}
+
+fn purge(gateway: &Gateway, ports: &FakePorts, query: &str, secret: &str) -> (StatusCode, String) {
+    let request = Request::post(format!("https://a.test/__gateway/purge?{query}"))
+        .header("authorization", format!("Bearer {secret}"))
+        .body(Body::Empty)
+        .unwrap();
+    let (status, body, _, _) = serve(gateway, ports, request);
+    (status, body)
+}
+
+#[test]
+fn purge_needs_the_secret_and_valid_parameters() {
+    let (gateway, ports) = setup();
+    origin(&ports, |_, _| Ok(vec![]));
+    assert_eq!(
+        purge(&gateway, &ports, "all=1", "s3cret").0,
+        StatusCode::NOT_FOUND,
+        "disabled without a secret"
+    );
+    *ports.purge_secret.borrow_mut() = Some("s3cret".into());
+    assert_eq!(purge(&gateway, &ports, "all=1", "guess").0, StatusCode::UNAUTHORIZED);
+    let (status, body) = purge(&gateway, &ports, "colour=red", "s3cret");
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("unknown parameter `colour`"), "{body}");
+    assert_eq!(purge(&gateway, &ports, "", "s3cret").0, StatusCode::BAD_REQUEST);
+    let (status, _, _, headers) = serve(&gateway, &ports, get("/__gateway/purge?all=1", &[]));
+    assert_eq!(
+        (status, &headers["allow"]),
+        (StatusCode::METHOD_NOT_ALLOWED, &"POST".parse::<http::HeaderValue>().unwrap())
+    );
+    assert!(ports.kv.value("cache/purge").is_none(), "no refused purge wrote anything");
+}
+
+#[test]
+fn purge_by_url_tag_and_prefix_turns_entries_into_misses_everywhere() {
+    let (gateway, ports) = setup();
+    *ports.purge_secret.borrow_mut() = Some("s3cret".into());
+    let origin = origin(&ports, |request, _| {
+        let tag = if request.uri().path().contains("img") { "images" } else { "docs" };
+        Ok(vec![("cache-control", "max-age=600".into()), ("cache-tag", format!("all, {tag}"))])
+    });
+    let paths = ["/c/docs/a", "/c/docs/b", "/c/img/1", "/c/img/2"];
+    let warm =
+        |gateway: &Gateway| paths.iter().map(|p| serve(gateway, &ports, get(p, &[])).2).collect::<Vec<_>>();
+    warm(&gateway);
+    let other = Gateway::new(); // another instance
+    warm(&other);
+    assert_eq!(origin.hits.get(), 4, "the second instance shares the cache");
+    ports.clock.advance(1);
+    let (status, body) = purge(&gateway, &ports, "url=%2Fc%2Fdocs%2Fa", "s3cret");
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("\"propagation_ms\":61000"), "{body}");
+    ports.clock.advance(1); // entries stored in the purge's own millisecond count as purged
+    let statuses = warm(&gateway);
+    assert!(statuses[0].contains("fwd=uri-miss"), "{statuses:?}");
+    assert!(statuses[1..].iter().all(|s| s.contains("hit")), "{statuses:?}");
+    ports.clock.advance(1);
+    purge(&gateway, &ports, "tag=images", "s3cret");
+    ports.clock.advance(1);
+    let statuses = warm(&gateway);
+    assert_eq!(statuses.iter().filter(|s| s.contains("fwd=uri-miss")).count(), 2, "{statuses:?}");
+    ports.clock.advance(1);
+    purge(&gateway, &ports, "prefix=/c/docs/", "s3cret");
+    // The other instance honours the stamps once its copy is older than the config TTL.
+    assert!(warm(&other).iter().all(|s| s.contains("hit")));
+    ports.clock.advance(1_000);
+    let statuses = warm(&other);
+    assert!(statuses[0].contains("fwd=uri-miss") && statuses[1].contains("fwd=uri-miss"), "{statuses:?}");
+    assert!(statuses[2].contains("hit") && statuses[3].contains("hit"), "{statuses:?}");
+}

@@ -1,0 +1,149 @@
+//! The edge cache on Workers: `caches.default`, one location's cache.
+//!
+//! The Cache API applies its own rules on `put` (it reads `Cache-Control`, `Expires`, refuses
+//! `Set-Cookie`, and may match on `Vary`), while the core decides freshness itself from the
+//! origin's headers (RFC 9111, with stale-while-revalidate and stale-if-error, which the Cache API
+//! does not support). So an entry is put with those fields moved into one internal header and
+//! `Cache-Control: max-age=<keep>` in their place — the Cache API then only bounds how long the
+//! entry exists — and they are moved back on `get`. Keys are `https://<host>/__edge_cache/<sha256
+//! of the core's key>`. The body is teed: the client reads one branch, `put` the other, inside
+//! `waitUntil`, so storing never delays the response.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use base64ct::{Base64UrlUnpadded, Encoding};
+use edge_gateway_core::Body;
+use edge_gateway_core::cache::key::digest;
+use edge_gateway_core::ports::{CacheError, EdgeCache};
+use http::{HeaderMap, HeaderName, HeaderValue};
+use worker::{Context, web_sys};
+
+use crate::convert;
+
+type Stream = web_sys::ReadableStream;
+
+/// Fields the Cache API would act on, kept aside while an entry is stored.
+const STASHED: [HeaderName; 4] =
+    [http::header::CACHE_CONTROL, http::header::SET_COOKIE, http::header::VARY, http::header::EXPIRES];
+const STASH: HeaderName = HeaderName::from_static("x-edge-cache-stash");
+
+/// `caches.default`, with the request's `waitUntil` for background stores.
+pub(crate) struct DefaultCache {
+    ctx: Rc<Context>,
+}
+
+impl DefaultCache {
+    pub(crate) fn new(ctx: Rc<Context>) -> DefaultCache {
+        DefaultCache { ctx }
+    }
+}
+
+/// The Cache API key for a core key (whose first line is `GET <absolute URL>`).
+fn key_url(key: &str) -> String {
+    let host = key
+        .lines()
+        .next()
+        .and_then(|line| line.split_once("://"))
+        .and_then(|(_, rest)| rest.split('/').next())
+        .filter(|host| !host.is_empty())
+        .unwrap_or("edge-cache.invalid");
+    format!("https://{host}/__edge_cache/{}", digest(key))
+}
+
+/// Moves the stashed fields into [`STASH`] and sets the storage lifetime.
+fn for_storage(headers: &HeaderMap, keep: Duration) -> HeaderMap {
+    let mut stored = headers.clone();
+    let mut stash: Vec<(String, String)> = Vec::new();
+    for name in &STASHED {
+        for value in stored.get_all(name) {
+            stash.push((name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()));
+        }
+        stored.remove(name);
+    }
+    let encoded = Base64UrlUnpadded::encode_string(&serde_json::to_vec(&stash).unwrap_or_default());
+    stored.insert(STASH, HeaderValue::from_str(&encoded).expect("base64url is a valid header value"));
+    let max_age =
+        HeaderValue::from_str(&format!("public, max-age={}", keep.as_secs().max(1))).expect("ascii");
+    stored.insert(http::header::CACHE_CONTROL, max_age);
+    stored
+}
+
+/// Undoes [`for_storage`] on an entry read back.
+fn from_storage(headers: &mut HeaderMap) {
+    let Some(stash) = headers.remove(STASH) else { return };
+    headers.remove(http::header::CACHE_CONTROL);
+    headers.remove("cf-cache-status");
+    let decoded = Base64UrlUnpadded::decode_vec(stash.to_str().unwrap_or_default()).unwrap_or_default();
+    let fields: Vec<(String, String)> = serde_json::from_slice(&decoded).unwrap_or_default();
+    for (name, value) in fields {
+        if let (Ok(name), Ok(value)) =
+            (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(&value))
+        {
+            headers.append(name, value);
+        }
+    }
+}
+
+impl EdgeCache for DefaultCache {
+    type Stream = Stream;
+
+    fn available(&self) -> bool {
+        true
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<http::Response<Body<Stream>>>, CacheError> {
+        let cache = worker::Cache::default();
+        let Some(found) = cache.get(key_url(key), true).await.map_err(|e| CacheError(e.to_string()))? else {
+            return Ok(None);
+        };
+        let found: web_sys::Response = found.into();
+        let mut response = convert::from_fetch_response(&found).map_err(|e| CacheError(e.to_string()))?;
+        if !response.headers().contains_key(STASH) {
+            return Ok(None); // not written by this gateway
+        }
+        from_storage(response.headers_mut());
+        Ok(Some(response))
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        response: http::Response<Body<Stream>>,
+        keep: Duration,
+    ) -> http::Response<Body<Stream>> {
+        let status = response.status();
+        let stored_headers = for_storage(response.headers(), keep);
+        let client = match convert::outgoing(response) {
+            Ok(client) => client,
+            Err(error) => {
+                worker::console_warn!("edge cache: cannot store {key:?}: {error}");
+                return convert::bad_request("unrepresentable response");
+            }
+        };
+        if let Ok(copy) = client.clone() {
+            let mut stored = http::Response::new(copy.body().map_or(Body::Empty, Body::Stream));
+            *stored.status_mut() = status;
+            *stored.headers_mut() = stored_headers;
+            if let Ok(stored) = convert::outgoing(stored) {
+                let url = key_url(key);
+                self.ctx.wait_until(async move {
+                    if let Err(error) =
+                        worker::Cache::default().put(url.as_str(), worker::Response::from(stored)).await
+                    {
+                        worker::console_warn!("edge cache: put failed: {error}");
+                    }
+                });
+            }
+        }
+        convert::from_fetch_response(&client).unwrap_or_else(|_| convert::bad_request("unreadable response"))
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool, CacheError> {
+        let outcome = worker::Cache::default()
+            .delete(key_url(key), true)
+            .await
+            .map_err(|e| CacheError(e.to_string()))?;
+        Ok(matches!(outcome, worker::CacheDeletionOutcome::Success))
+    }
+}
