@@ -25,6 +25,23 @@ export function startOrigin({ port = 0, name = "origin" } = {}) {
       res.writeHead(Number(status[1]), { "content-type": "text/plain" });
       return res.end(`status ${status[1]}`);
     }
+    if (url.pathname.startsWith("/cache/")) {
+      // Cacheable answers: `cc` (Cache-Control), `etag` (304 when If-None-Match matches it),
+      // `vary`, `tag` (Cache-Tag); the body names the request count for this path.
+      const q = url.searchParams;
+      const headers = { "content-type": "text/plain", "x-origin": name };
+      if (q.get("cc")) headers["cache-control"] = q.get("cc");
+      if (q.get("etag")) headers.etag = `"${q.get("etag")}"`;
+      if (q.get("vary")) headers.vary = q.get("vary");
+      if (q.get("tag")) headers["cache-tag"] = q.get("tag");
+      if (q.get("etag") && req.headers["if-none-match"] === headers.etag) {
+        counts.set(`304 ${url.pathname}`, (counts.get(`304 ${url.pathname}`) ?? 0) + 1);
+        res.writeHead(304, headers);
+        return res.end();
+      }
+      res.writeHead(200, headers);
+      return res.end(`${url.pathname} #${counts.get(url.pathname)} lang=${req.headers["accept-language"] ?? "-"}`);
+    }
     const bytes = url.pathname.match(/^\/bytes\/(\d+)$/);
     if (bytes) {
       res.writeHead(200, { "content-type": "application/octet-stream", "x-origin": name });

@@ -32,7 +32,8 @@ use crate::ports::{EdgeCache, KeyValue, Level, Log, Ports, UnixMillis};
 pub const CACHE_NAME: &str = "edge-gateway";
 /// The internal header carrying an entry's metadata.
 const META: HeaderName = HeaderName::from_static("x-edge-cache-meta");
-/// How long an entry with validators but no freshness is kept for revalidation.
+/// How long an entry with validators is kept past its freshness and stale windows, for
+/// revalidation.
 const KEEP_FOR_REVALIDATION: Duration = Duration::from_secs(60);
 
 /// What the cache stage does for one request.
@@ -224,11 +225,12 @@ pub async fn store<P: Ports>(
     let mut keep = freshness_lifetime(&view, response.status(), response_time) + Duration::from_secs(window);
     let validators = response.headers().contains_key(http::header::ETAG)
         || response.headers().contains_key(http::header::LAST_MODIFIED);
-    if keep.is_zero() {
-        if !validators {
-            return (response, Err("no-freshness"));
-        }
-        keep = KEEP_FOR_REVALIDATION;
+    if keep.is_zero() && !validators {
+        return (response, Err("no-freshness"));
+    }
+    if validators {
+        // Kept past its stale windows so it can still be revalidated (a 304 instead of a body).
+        keep += KEEP_FOR_REVALIDATION;
     }
     let meta = Meta {
         req: request_time,
