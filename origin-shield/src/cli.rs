@@ -8,7 +8,10 @@ use std::path::PathBuf;
 use clap::Parser;
 
 use crate::config::RawConfig;
-use crate::config::raw::RawTimeouts;
+use crate::config::raw::{RawPurge, RawTimeouts};
+
+/// Environment variable holding the purge secret; it wins over `[purge] secret`.
+pub const PURGE_SECRET_ENV: &str = "SHIELD_PURGE_SECRET";
 
 /// `origin-shield`: a regional origin shield in front of one HTTP origin.
 #[derive(Debug, Parser)]
@@ -58,7 +61,7 @@ impl Args {
         self.config.as_ref().map_or_else(|| "command line".to_owned(), |p| p.display().to_string())
     }
 
-    /// The file's settings (if any) with the flags laid over them.
+    /// The file's settings (if any) with the flags (and `SHIELD_PURGE_SECRET`) laid over them.
     pub fn raw_config(&self) -> Result<RawConfig, LoadError> {
         let file = match &self.config {
             Some(path) => RawConfig::from_toml(&std::fs::read_to_string(path)?).map_err(LoadError::Parse)?,
@@ -79,6 +82,7 @@ impl Args {
                 read_ms: self.read_timeout_ms,
                 ..RawTimeouts::default()
             },
+            purge: RawPurge { secret: std::env::var(PURGE_SECRET_ENV).ok().filter(|s| !s.is_empty()) },
             ..RawConfig::default()
         }
     }

@@ -5,6 +5,7 @@
 //! [`ConfigErrors`], each with the field path and the reason. Nothing downstream
 //! re-checks a value; this module never reads files, sockets or the clock.
 
+pub mod cache;
 pub mod raw;
 #[cfg(test)]
 mod tests;
@@ -13,6 +14,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+pub use cache::{CacheSettings, PurgeSettings};
 pub use raw::RawConfig;
 
 /// The largest timeout or interval accepted anywhere in the config: ten minutes.
@@ -35,6 +37,10 @@ pub struct ShieldConfig {
     pub timeouts: Timeouts,
     /// Health-check cadence and thresholds.
     pub health: HealthCheck,
+    /// The shared memory cache.
+    pub cache: CacheSettings,
+    /// The purge API.
+    pub purge: PurgeSettings,
 }
 
 /// One origin server, spoken to in plain HTTP/1.1.
@@ -165,6 +171,8 @@ impl TryFrom<RawConfig> for ShieldConfig {
             shutdown_grace: c.millis("timeouts.shutdown_grace_ms", raw.timeouts.shutdown_grace_ms, 1_000),
         };
         let health = check_health(&mut c, &raw.health);
+        let cache = cache::check_cache(&mut c, &raw.cache);
+        let purge = cache::check_purge(&mut c, &raw.purge);
         match (listen, region, origin) {
             (Some(listen), Some(region), Some(origin)) if c.0.is_empty() => Ok(ShieldConfig {
                 listen,
@@ -174,6 +182,8 @@ impl TryFrom<RawConfig> for ShieldConfig {
                 threads: usize::try_from(threads).unwrap_or(1),
                 timeouts,
                 health,
+                cache,
+                purge,
             }),
             _ => Err(ConfigErrors(c.0)),
         }

@@ -1,29 +1,43 @@
 //! The shield's [`ProxyHttp`] implementation: one hook per proxy phase.
 //!
-//! Per request, top to bottom: `request_filter` answers `/healthz` itself;
-//! `request_cache_filter` is where the cache stage will switch caching on (it
-//! does nothing yet); `upstream_peer` picks the origin with its timeouts;
-//! `upstream_request_filter` sets `Host` and appends `Via`;
-//! `upstream_response_filter` strips hop-by-hop fields; `response_filter` tags
-//! the region; `fail_to_proxy` answers 502/504 as `problem+json`. Bodies stream
-//! through Pingora untouched.
+//! Per request, top to bottom: `request_filter` answers the shield's own endpoints
+//! ([`admin`]: `/healthz`, `/metrics`, `/__shield/purge`); `request_cache_filter` enables the
+//! cache for `GET`/`HEAD` and the cache hooks ([`crate::cache`]) key, look up, coalesce and
+//! decide storability; on a miss `upstream_peer` picks the origin with its timeouts;
+//! `upstream_request_filter` sets `Host` and appends `Via`; `upstream_response_filter` strips
+//! hop-by-hop fields before anything is stored; `response_filter` adds `Cache-Status` and the
+//! region; `fail_to_proxy` answers 502/504 as `problem+json` (unless a stale entry may be
+//! served instead). Bodies stream through Pingora untouched.
 
+pub mod admin;
 pub mod headers;
 pub mod healthz;
 
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use edge_gateway_core::cache::{CACHE_STATUS, is_stale_if_error_status};
+use http::{HeaderValue, Method, StatusCode};
+use pingora_cache::key::HashBinary;
+use pingora_cache::{CacheKey, CacheMeta, CachePhase, NoCacheReason, RespCacheable};
 use pingora_core::upstreams::peer::HttpPeer;
-use pingora_error::{Error, Result};
+use pingora_error::{Error, ErrorSource, ErrorType, Result};
 use pingora_http::{RequestHeader, ResponseHeader};
 use pingora_proxy::{FailToProxy, ProxyHttp, Session};
 
+use crate::cache::policy::{self, Exchange};
+use crate::cache::status::{self, Facts, Outcome};
+use crate::cache::{ShieldCache, key};
 use crate::config::{HealthCheck, Origin, ShieldConfig, Timeouts};
 use crate::health::probe::HealthBoard;
+use crate::metrics::Metrics;
 use crate::problem::ProxyFailure;
+
+/// `Cache-Status` detail of a `HEAD` that missed (it is passed through, not stored).
+const HEAD_MISS: &str = "head-miss";
 
 /// The origin shield proxy logic for one region.
 #[derive(Debug)]
@@ -31,52 +45,110 @@ pub struct ShieldProxy {
     region: String,
     via: String,
     origin: Origin,
+    origin_authority: String,
     origin_addr: SocketAddr,
     preserve_host: bool,
     timeouts: Timeouts,
     health_policy: HealthCheck,
     health: HealthBoard,
+    cache: &'static ShieldCache,
+    metrics: Arc<Metrics>,
+    purge_secret: Option<String>,
 }
 
-/// Per-request facts shared between phases (the cache stage will add its own).
+/// Per-request facts shared between phases.
 #[derive(Debug, Default)]
-pub struct RequestCtx {}
+pub struct RequestCtx {
+    /// The request was for one of the shield's own endpoints.
+    admin: bool,
+    /// When the request to the origin was sent (monotonic, for the histogram).
+    upstream_started: Option<Instant>,
+    /// When the request to the origin was sent (wall clock, for the response's age).
+    request_time: Option<SystemTime>,
+    /// The origin's status, when it was asked.
+    fwd_status: Option<StatusCode>,
+    /// The policy said the response is stored.
+    storable: bool,
+    /// Why the policy did not store the response.
+    not_stored: Option<&'static str>,
+}
+
+/// The shared pieces a [`ShieldProxy`] works with besides its config.
+#[derive(Debug, Clone)]
+pub struct Shared {
+    /// Where the origin is, resolved at start-up.
+    pub origin_addr: SocketAddr,
+    /// Origin health, written by the background probe.
+    pub health: HealthBoard,
+    /// The process-wide cache.
+    pub cache: &'static ShieldCache,
+    /// The process-wide counters.
+    pub metrics: Arc<Metrics>,
+}
 
 impl ShieldProxy {
-    /// A proxy for `config`, sending to `origin_addr` and reading origin health from `health`.
-    pub fn new(config: &ShieldConfig, origin_addr: SocketAddr, health: HealthBoard) -> Self {
+    /// A proxy for `config` over the `shared` origin address, health board, cache and metrics.
+    pub fn new(config: &ShieldConfig, shared: Shared) -> Self {
         ShieldProxy {
             region: config.region.clone(),
             via: headers::via_entry(&config.region),
             origin: config.origin.clone(),
-            origin_addr,
+            origin_authority: config.origin.authority(),
+            origin_addr: shared.origin_addr,
             preserve_host: config.preserve_host,
             timeouts: config.timeouts,
             health_policy: config.health,
-            health,
+            health: shared.health,
+            cache: shared.cache,
+            metrics: shared.metrics,
+            purge_secret: config.purge.secret.clone(),
         }
     }
 
-    /// Writes a complete response generated by the shield itself.
+    /// Writes a complete response generated by the shield itself (never cached).
     async fn respond(
         &self,
         session: &mut Session,
         status: u16,
         content_type: &str,
         body: Vec<u8>,
+        extra: &[(&str, &str)],
     ) -> Result<()> {
-        let mut resp = ResponseHeader::build(status, Some(4))?;
+        let mut resp = ResponseHeader::build(status, Some(6 + extra.len()))?;
         resp.insert_header(http::header::CONTENT_TYPE, content_type)?;
         resp.insert_header(http::header::CONTENT_LENGTH, body.len())?;
         resp.insert_header(http::header::CACHE_CONTROL, "no-store")?;
         resp.insert_header(headers::REGION_HEADER, &self.region)?;
+        for (name, value) in extra {
+            resp.insert_header(name.to_string(), *value)?;
+        }
+        if !resp.headers.contains_key(CACHE_STATUS) {
+            resp.insert_header(CACHE_STATUS, status::header(Outcome::Bypass, &Facts::default()))?;
+        }
         session.write_response_header(Box::new(resp), false).await?;
         session.write_response_body(Some(Bytes::from(body)), true).await
     }
 
-    fn is_healthz(session: &Session) -> bool {
-        let req = session.req_header();
-        req.uri.path() == healthz::PATH && matches!(req.method.as_str(), "GET" | "HEAD")
+    /// The `Cache-Status` member for this request as it stands.
+    fn cache_status(session: &Session, ctx: &RequestCtx) -> HeaderValue {
+        let phase = session.cache.phase();
+        let outcome = Outcome::of(phase);
+        let ttl = session.cache.maybe_cache_meta().filter(|_| outcome.served_from_cache()).map(|meta| {
+            let now = SystemTime::now();
+            match meta.fresh_until().duration_since(now) {
+                Ok(left) => i64::try_from(left.as_secs()).unwrap_or(i64::MAX),
+                Err(past) => -i64::try_from(past.duration().as_secs()).unwrap_or(i64::MAX),
+            }
+        });
+        let stored =
+            ctx.storable && matches!(phase, CachePhase::Miss | CachePhase::Expired | CachePhase::Revalidated);
+        let detail = match phase {
+            CachePhase::Disabled(reason) => ctx.not_stored.or(status::reason_detail(reason)),
+            _ => None,
+        };
+        let collapsed = session.cache.lock_duration().is_some();
+        let facts = Facts { ttl, stored, collapsed, fwd_status: ctx.fwd_status, detail };
+        status::header(outcome, &facts)
     }
 }
 
@@ -88,21 +160,82 @@ impl ProxyHttp for ShieldProxy {
         RequestCtx::default()
     }
 
-    /// Answers `/healthz` from the background health state; everything else goes on.
-    async fn request_filter(&self, session: &mut Session, _ctx: &mut RequestCtx) -> Result<bool> {
-        if !Self::is_healthz(session) {
-            return Ok(false);
-        }
-        let verdict = self.health.verdict(Instant::now(), &self.health_policy);
-        let (status, body) = healthz::report(&self.region, &self.origin.url, verdict);
-        self.respond(session, status, "application/json", body).await?;
+    /// Answers the shield's own endpoints; everything else goes on.
+    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        let req = session.req_header();
+        let Some(endpoint) = admin::route(&req.method, req.uri.path()) else { return Ok(false) };
+        ctx.admin = true;
+        self.serve_admin(session, endpoint).await?;
         Ok(true)
     }
 
-    /// The cache stage: a later change enables caching here with
-    /// `session.cache.enable(storage, eviction, predictor, cache_lock)`. Caching is off today.
-    fn request_cache_filter(&self, _session: &mut Session, _ctx: &mut RequestCtx) -> Result<()> {
+    /// The cache stage: `GET` and `HEAD` use the shared cache, other methods pass through.
+    fn request_cache_filter(&self, session: &mut Session, _ctx: &mut RequestCtx) -> Result<()> {
+        if matches!(session.req_header().method, Method::GET | Method::HEAD) {
+            self.cache.enable(&mut session.cache);
+        }
         Ok(())
+    }
+
+    /// The normalized URL as the origin sees it; see [`crate::cache::key`].
+    fn cache_key_callback(&self, session: &Session, _ctx: &mut RequestCtx) -> Result<CacheKey> {
+        let req = session.req_header();
+        let authority = key::authority(&req.headers, &self.origin_authority, self.preserve_host);
+        let path_and_query = req.uri.path_and_query().map_or("/", |p| p.as_str());
+        Ok(key::primary(authority, path_and_query))
+    }
+
+    /// A `HEAD` miss passes through uncached: Pingora reads no body for it, so it could not
+    /// fill the entry (and would leave its cache lock dangling). Concurrent `GET`s waiting on
+    /// the lock compete to fill it instead.
+    fn cache_miss(&self, session: &mut Session, _ctx: &mut RequestCtx) {
+        if session.req_header().method == Method::HEAD {
+            session.cache.release_write_lock(NoCacheReason::DeclinedToUpstream);
+            session.cache.disable(NoCacheReason::Custom(HEAD_MISS));
+            return;
+        }
+        session.cache.cache_miss();
+    }
+
+    fn cache_vary_filter(
+        &self,
+        meta: &CacheMeta,
+        _ctx: &mut RequestCtx,
+        req: &RequestHeader,
+    ) -> Option<HashBinary> {
+        key::variance(meta.headers(), &req.headers)
+    }
+
+    /// Storability and freshness from the core's RFC 9111 policy.
+    fn response_cache_filter(
+        &self,
+        session: &Session,
+        resp: &ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<RespCacheable> {
+        let now = SystemTime::now();
+        let at = Exchange { request_time: ctx.request_time.unwrap_or(now), response_time: now };
+        let decision = policy::decide(session.req_header(), resp, at);
+        match &decision {
+            RespCacheable::Cacheable(_) => ctx.storable = true,
+            RespCacheable::Uncacheable(reason) => ctx.not_stored = status::reason_detail(*reason),
+        }
+        Ok(decision)
+    }
+
+    /// Serve stale while revalidating (the window was already checked against the entry), or
+    /// when the origin fails: unreachable, timed out, or 500/502/503/504 (RFC 5861 §4).
+    fn should_serve_stale(
+        &self,
+        _session: &mut Session,
+        _ctx: &mut RequestCtx,
+        error: Option<&Error>,
+    ) -> bool {
+        let Some(e) = error else { return true };
+        match e.etype() {
+            ErrorType::HTTPStatus(code) => StatusCode::from_u16(*code).is_ok_and(is_stale_if_error_status),
+            _ => e.esource() == &ErrorSource::Upstream,
+        }
     }
 
     async fn upstream_peer(&self, _session: &mut Session, _ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
@@ -114,8 +247,12 @@ impl ProxyHttp for ShieldProxy {
         Ok(Box::new(peer))
     }
 
-    /// One line on stderr per failed request; successes are not logged.
-    async fn logging(&self, session: &mut Session, e: Option<&Error>, _ctx: &mut RequestCtx) {
+    /// Counts the request; one line on stderr per failed request (successes are not logged).
+    async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
+        if !ctx.admin {
+            let outcome = Outcome::of(session.cache.phase());
+            self.metrics.record(outcome, session.cache.lock_duration().is_some());
+        }
         if let Some(e) = e {
             let req = session.req_header();
             eprintln!("origin-shield {}: {} {} failed: {e}", self.region, req.method, req.uri);
@@ -126,28 +263,37 @@ impl ProxyHttp for ShieldProxy {
         &self,
         _session: &mut Session,
         upstream_request: &mut RequestHeader,
-        _ctx: &mut RequestCtx,
+        ctx: &mut RequestCtx,
     ) -> Result<()> {
+        ctx.upstream_started = Some(Instant::now());
+        ctx.request_time = Some(SystemTime::now());
         headers::set_host(upstream_request, &self.origin.authority(), self.preserve_host)?;
         headers::append_via(upstream_request, &self.via)
     }
 
+    /// Strips hop-by-hop fields (before the response is stored) and times the origin.
     async fn upstream_response_filter(
         &self,
         _session: &mut Session,
         upstream_response: &mut ResponseHeader,
-        _ctx: &mut RequestCtx,
+        ctx: &mut RequestCtx,
     ) -> Result<()> {
+        if let Some(started) = ctx.upstream_started.take() {
+            self.metrics.observe_upstream(started.elapsed());
+        }
+        ctx.fwd_status = Some(upstream_response.status);
         headers::strip_hop_by_hop(upstream_response);
         Ok(())
     }
 
+    /// Adds `Cache-Status` (after any from caches nearer the origin) and the region.
     async fn response_filter(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         response: &mut ResponseHeader,
-        _ctx: &mut RequestCtx,
+        ctx: &mut RequestCtx,
     ) -> Result<()> {
+        response.append_header(CACHE_STATUS, Self::cache_status(session, ctx))?;
         response.insert_header(headers::REGION_HEADER, &self.region)
     }
 
@@ -164,12 +310,15 @@ impl ProxyHttp for ShieldProxy {
     }
 
     /// Answers 502/504/... as `application/problem+json`, unless a response already started.
-    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, _ctx: &mut RequestCtx) -> FailToProxy {
+    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut RequestCtx) -> FailToProxy {
         let failure = ProxyFailure::classify(e);
         let code = failure.status().unwrap_or(0);
         if let (Some(problem), None) = (failure.problem(&self.region), session.response_written()) {
             let body = problem.to_json();
-            if self.respond(session, code, edge_gateway_core::problem::PROBLEM_JSON, body).await.is_err() {
+            let cache_status = Self::cache_status(session, ctx);
+            let extra = [("cache-status", cache_status.to_str().unwrap_or_default())];
+            let ct = edge_gateway_core::problem::PROBLEM_JSON;
+            if self.respond(session, code, ct, body, &extra).await.is_err() {
                 return FailToProxy { error_code: 0, can_reuse_downstream: false };
             }
         }

@@ -6,6 +6,7 @@
 
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -14,9 +15,11 @@ use pingora_core::server::{Server, ShutdownWatch};
 use pingora_core::services::background::{BackgroundService, background_service};
 use pingora_proxy::http_proxy_service_with_name;
 
+use crate::cache::ShieldCache;
 use crate::config::{Origin, ShieldConfig};
 use crate::health::probe::{HealthBoard, HealthProbe};
-use crate::proxy::ShieldProxy;
+use crate::metrics::Metrics;
+use crate::proxy::{Shared, ShieldProxy};
 
 /// Why the shield could not start.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +41,9 @@ pub enum StartError {
         /// What the OS said.
         reason: String,
     },
+    /// The cache could not be set up (an internal failure).
+    #[error("cache: {0}")]
+    Cache(String),
 }
 
 impl StartError {
@@ -45,7 +51,7 @@ impl StartError {
     pub fn exit_code(&self) -> u8 {
         match self {
             StartError::UnresolvableOrigin { .. } => 2,
-            StartError::Bind { .. } => 1,
+            StartError::Bind { .. } | StartError::Cache(_) => 1,
         }
     }
 }
@@ -73,7 +79,9 @@ pub fn run(config: &ShieldConfig) -> Result<(), StartError> {
     let mut server = Server::new_with_opt_and_conf(None, server_conf(config));
     let board = HealthBoard::default();
 
-    let proxy = ShieldProxy::new(config, origin_addr, board.clone());
+    let cache = ShieldCache::leak(config.cache).map_err(|e| StartError::Cache(e.to_string()))?;
+    let shared = Shared { origin_addr, health: board.clone(), cache, metrics: Arc::new(Metrics::default()) };
+    let proxy = ShieldProxy::new(config, shared);
     let name = format!("origin-shield {}", config.region);
     let mut proxy_service = http_proxy_service_with_name(&server.configuration, proxy, &name);
     proxy_service.add_tcp(&config.listen.to_string());

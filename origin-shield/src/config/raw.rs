@@ -28,6 +28,36 @@ pub struct RawConfig {
     /// Health-check cadence and thresholds.
     #[serde(default)]
     pub health: RawHealth,
+    /// The shared memory cache.
+    #[serde(default)]
+    pub cache: RawCache,
+    /// The purge API.
+    #[serde(default)]
+    pub purge: RawPurge,
+}
+
+/// `[cache]`: the shared memory cache in front of the origin.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCache {
+    /// `false` turns the shield into a plain proxy.
+    pub enabled: Option<bool>,
+    /// Upper bound of the bytes held (bodies and headers); least recently used entries go first.
+    pub max_bytes: Option<u64>,
+    /// Responses larger than this are streamed to the client and not stored.
+    pub max_object_bytes: Option<u64>,
+    /// How long a request waits for another one already fetching the same key before it goes
+    /// to the origin itself.
+    pub lock_timeout_ms: Option<u64>,
+}
+
+/// `[purge]`: the authenticated purge API.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPurge {
+    /// Shared secret sent as `Authorization: Bearer <secret>`; unset disables the API.
+    /// `SHIELD_PURGE_SECRET` in the environment takes precedence.
+    pub secret: Option<String>,
 }
 
 /// `[timeouts]`, in milliseconds.
@@ -82,6 +112,7 @@ impl RawConfig {
         t.read_ms = ft.read_ms.or(t.read_ms);
         t.idle_ms = ft.idle_ms.or(t.idle_ms);
         t.shutdown_grace_ms = ft.shutdown_grace_ms.or(t.shutdown_grace_ms);
+        self.purge.secret = flags.purge.secret.or(self.purge.secret);
         self
     }
 }

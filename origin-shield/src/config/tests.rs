@@ -172,3 +172,74 @@ fn the_example_config_is_valid_and_states_the_defaults() {
     let defaults = ShieldConfig::try_from(valid()).expect("valid");
     assert_eq!(example, defaults);
 }
+
+#[test]
+fn cache_and_purge_defaults() {
+    let config = ShieldConfig::try_from(valid()).expect("valid");
+    assert!(config.cache.enabled);
+    assert_eq!(config.cache.max_bytes, 256 * 1024 * 1024);
+    assert_eq!(config.cache.max_object_bytes, 8 * 1024 * 1024);
+    assert_eq!(config.cache.lock_timeout, Duration::from_secs(5));
+    assert_eq!(config.purge.secret, None);
+}
+
+#[test]
+fn cache_and_purge_rules_report_their_path_and_reason() {
+    type Edit = fn(&mut RawConfig);
+    let rows: &[(&str, Edit, &str)] = &[
+        (
+            "max_bytes too small",
+            |r| r.cache.max_bytes = Some(1024),
+            "cache.max_bytes: must be between 65536 and 68719476736",
+        ),
+        (
+            "max_object_bytes 0",
+            |r| r.cache.max_object_bytes = Some(0),
+            "cache.max_object_bytes: must be between 1 and 68719476736",
+        ),
+        (
+            "object above cache",
+            |r| {
+                r.cache.max_bytes = Some(100_000);
+                r.cache.max_object_bytes = Some(200_000);
+            },
+            "cache.max_object_bytes: must not exceed cache.max_bytes",
+        ),
+        (
+            "lock timeout 0",
+            |r| r.cache.lock_timeout_ms = Some(0),
+            "cache.lock_timeout_ms: must be between 1 and 600000",
+        ),
+        (
+            "short secret",
+            |r| r.purge.secret = Some("short".into()),
+            "purge.secret: must be at least 16 characters",
+        ),
+        (
+            "secret with a space",
+            |r| r.purge.secret = Some("0123456789 abcdef".into()),
+            "purge.secret: must be printable ASCII without spaces",
+        ),
+    ];
+    for (name, edit, expected) in rows {
+        let mut raw = valid();
+        edit(&mut raw);
+        assert_eq!(only_error(raw), *expected, "row: {name}");
+    }
+}
+
+#[test]
+fn small_caches_default_max_object_bytes_to_their_size() {
+    let mut raw = valid();
+    raw.cache.max_bytes = Some(100_000);
+    let config = ShieldConfig::try_from(raw).expect("valid");
+    assert_eq!(config.cache.max_object_bytes, 100_000);
+}
+
+#[test]
+fn the_purge_secret_never_reaches_debug_output() {
+    let mut raw = valid();
+    raw.purge.secret = Some("0123456789abcdef-secret".into());
+    let config = ShieldConfig::try_from(raw).expect("valid");
+    assert!(!format!("{config:?}").contains("0123456789abcdef"));
+}

@@ -1,7 +1,8 @@
 //! A tiny HTTP/1.1 origin on loopback that records what it sees.
 //!
 //! Routes: `/slow` sleeps before answering, `/echo` returns the request body,
-//! `/teapot` answers 418, anything else 200 with a body naming the target.
+//! `/teapot` answers 418, `/c/…` is a cacheable resource shaped by its query (see
+//! [`cacheable`]), anything else 200 with a body naming the target.
 //! Every response carries hop-by-hop fields the shield must strip.
 
 use std::io::{BufRead, BufReader, Write};
@@ -94,28 +95,104 @@ fn serve(stream: TcpStream, seen: &Mutex<Vec<Seen>>) {
     stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
     let mut reader = BufReader::new(stream);
     let Some(request) = read_request(&mut reader) else { return };
-    seen.lock().expect("lock").push(request.clone());
-    let (status, body) = route(&request);
-    let head = format!(
-        "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nContent-Type: text/plain\r\n\
-         Keep-Alive: timeout=5\r\nConnection: close, x-origin-hop\r\nX-Origin-Hop: secret\r\n\r\n",
-        body.len()
+    let served_before = {
+        let mut all = seen.lock().expect("lock");
+        let n = all.iter().filter(|s| s.target == request.target).count();
+        all.push(request.clone());
+        n
+    };
+    let reply = route(&request, served_before + 1);
+    let mut head = format!(
+        "HTTP/1.1 {} X\r\nContent-Type: text/plain\r\n\
+         Keep-Alive: timeout=5\r\nConnection: close, x-origin-hop\r\nX-Origin-Hop: secret\r\n",
+        reply.status
     );
+    for (k, v) in &reply.headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    let body = if reply.chunked {
+        head.push_str("Transfer-Encoding: chunked\r\n\r\n");
+        let mut framed = Vec::new();
+        for chunk in reply.body.chunks(4096) {
+            framed.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+            framed.extend_from_slice(chunk);
+            framed.extend_from_slice(b"\r\n");
+        }
+        framed.extend_from_slice(b"0\r\n\r\n");
+        framed
+    } else {
+        head.push_str(&format!("Content-Length: {}\r\n\r\n", reply.body.len()));
+        reply.body
+    };
     let mut stream = reader.into_inner();
     let _ = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(&body));
 }
 
-fn route(request: &Seen) -> (u16, Vec<u8>) {
+/// What the origin answers.
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    chunked: bool,
+}
+
+impl Reply {
+    fn plain(status: u16, body: Vec<u8>) -> Reply {
+        Reply { status, headers: Vec::new(), body, chunked: false }
+    }
+}
+
+fn route(request: &Seen, nth: usize) -> Reply {
     let path = request.target.split('?').next().unwrap_or("");
     match path {
         "/slow" => {
             thread::sleep(SLOW);
-            (200, b"finally".to_vec())
+            Reply::plain(200, b"finally".to_vec())
         }
-        "/echo" => (200, request.body.clone()),
-        "/teapot" => (418, format!("teapot {}", request.target).into_bytes()),
-        _ => (200, format!("hello from origin {}", request.target).into_bytes()),
+        "/echo" => Reply::plain(200, request.body.clone()),
+        "/teapot" => Reply::plain(418, format!("teapot {}", request.target).into_bytes()),
+        p if p.starts_with("/c/") => cacheable(request, nth),
+        _ => Reply::plain(200, format!("hello from origin {}", request.target).into_bytes()),
     }
+}
+
+/// `/c/…?cc=…&delay=ms&tag=…&etag=…&vary=…&cookie=1&status=N&size=N&chunked=1`: a response
+/// with that `Cache-Control`, after that delay, tagged, with that `ETag` (answering a matching
+/// `If-None-Match` with 304), `Vary`, a `Set-Cookie`, that status, a body of `size` bytes
+/// (chunked if asked); otherwise the body says which fetch of this target it is: `… #nth`.
+/// `+` in a value reads as a space.
+fn cacheable(request: &Seen, nth: usize) -> Reply {
+    let query = request.target.split_once('?').map_or("", |(_, q)| q);
+    let param = |name: &str| {
+        query
+            .split('&')
+            .find_map(|kv| kv.split_once('=').filter(|(k, _)| *k == name).map(|(_, v)| v.replace('+', " ")))
+    };
+    if let Some(ms) = param("delay").and_then(|v| v.parse().ok()) {
+        thread::sleep(Duration::from_millis(ms));
+    }
+    let mut headers = Vec::new();
+    for (field, name) in [("cc", "Cache-Control"), ("tag", "Cache-Tag"), ("vary", "Vary")] {
+        if let Some(value) = param(field) {
+            headers.push((name.to_owned(), value));
+        }
+    }
+    if param("cookie").is_some() {
+        headers.push(("Set-Cookie".to_owned(), "session=abc".to_owned()));
+    }
+    if let Some(etag) = param("etag") {
+        let etag = format!("\"{etag}\"");
+        headers.push(("ETag".to_owned(), etag.clone()));
+        if request.header("if-none-match") == Some(etag.as_str()) {
+            return Reply { status: 304, headers, body: Vec::new(), chunked: false };
+        }
+    }
+    let status = param("status").and_then(|v| v.parse().ok()).unwrap_or(200);
+    let body = match param("size").and_then(|v| v.parse().ok()) {
+        Some(size) => vec![b'x'; size],
+        None => format!("body {} #{nth}", request.target).into_bytes(),
+    };
+    Reply { status, headers, body, chunked: param("chunked").is_some() }
 }
 
 fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Seen> {

@@ -1,0 +1,326 @@
+//! The shield's cache, driven over loopback: storage rules, hits, coalescing, stale serving,
+//! revalidation, size bounds, purge and metrics. The origin's own request log is the witness.
+
+#[path = "loopback/client.rs"]
+mod client;
+#[path = "loopback/origin.rs"]
+mod origin;
+#[allow(dead_code)] // each test crate uses part of the harness
+#[path = "loopback/shield.rs"]
+mod shield;
+
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::Duration;
+
+use client::Response;
+use origin::Origin;
+use shield::Shield;
+
+/// Request fields sent with a row's request.
+type Fields = &'static [(&'static str, &'static str)];
+
+const SECRET: &str = "test-purge-secret-0123";
+
+fn purge_section() -> String {
+    format!("[purge]\nsecret = \"{SECRET}\"\n")
+}
+
+fn get(shield: &Shield, target: &str) -> Response {
+    client::get(shield.addr, target).expect("response")
+}
+
+fn cache_status(response: &Response) -> &str {
+    response.header("cache-status").expect("Cache-Status on every response")
+}
+
+fn body(response: &Response) -> String {
+    String::from_utf8_lossy(&response.body).into_owned()
+}
+
+/// The value of one series on the shield's `/metrics` page.
+fn metric(shield: &Shield, series: &str) -> f64 {
+    let page = body(&get(shield, "/metrics"));
+    let line = page.lines().find(|l| l.starts_with(&format!("{series} "))).expect(series);
+    line.rsplit(' ').next().and_then(|v| v.parse().ok()).expect("number")
+}
+
+fn purge(shield: &Shield, auth: Option<&str>, json: &str) -> Response {
+    let header = auth.map(|secret| format!("Bearer {secret}"));
+    let headers: Vec<(&str, &str)> = header.iter().map(|h| ("Authorization", h.as_str())).collect();
+    client::send(shield.addr, "POST", "/__shield/purge", &headers, json.as_bytes()).expect("response")
+}
+
+#[test]
+fn second_get_is_a_hit_with_age_and_cache_status() {
+    let origin = Origin::start();
+    let shield = Shield::start(&origin.url());
+    let target = "/c/a?cc=max-age=60";
+
+    let miss = get(&shield, target);
+    let hit = get(&shield, target);
+    let head = client::send(shield.addr, "HEAD", target, &[], b"").expect("head");
+
+    assert_eq!(miss.status, 200);
+    assert_eq!(cache_status(&miss), "origin-shield; fwd=miss; fwd-status=200; stored");
+    assert_eq!(body(&hit), body(&miss));
+    assert!(cache_status(&hit).starts_with("origin-shield; hit; ttl="), "{}", cache_status(&hit));
+    assert!(hit.header("age").is_some(), "no Age on a hit");
+    assert!(cache_status(&head).starts_with("origin-shield; hit"), "{}", cache_status(&head));
+    assert_eq!(origin.seen("/c/a").len(), 1);
+
+    // A cold HEAD passes through (Pingora cannot fill an entry from it); the next GET fills.
+    let cold_head = client::send(shield.addr, "HEAD", "/c/h?cc=max-age=60", &[], b"").expect("head");
+    let after_head = get(&shield, "/c/h?cc=max-age=60");
+    let warm_head = client::send(shield.addr, "HEAD", "/c/h?cc=max-age=60", &[], b"").expect("head");
+    assert!(cold_head.body.is_empty() && cold_head.status == 200);
+    assert!(cache_status(&cold_head).contains("detail=head-miss"), "{}", cache_status(&cold_head));
+    assert!(cache_status(&after_head).ends_with("stored"), "{}", cache_status(&after_head));
+    assert!(cache_status(&warm_head).starts_with("origin-shield; hit"), "{}", cache_status(&warm_head));
+    let methods: Vec<String> = origin.seen("/c/h").into_iter().map(|s| s.method).collect();
+    assert_eq!(methods, ["HEAD", "GET"]);
+}
+
+#[test]
+fn responses_the_policy_refuses_are_not_stored() {
+    let origin = Origin::start();
+    let shield = Shield::start(&origin.url());
+    let rows: [(&str, Fields, &str); 5] = [
+        ("/c/cookie?cc=max-age=60&cookie=1", &[], "set-cookie"),
+        ("/c/private?cc=private,+max-age=60", &[], "private"),
+        ("/c/nostore?cc=no-store", &[], "no-store"),
+        ("/c/auth?cc=max-age=60", &[("Authorization", "Bearer u")], "authorization"),
+        ("/c/nottl", &[], "stale-on-arrival"),
+    ];
+    for (target, headers, detail) in rows {
+        for _ in 0..2 {
+            let response = client::send(shield.addr, "GET", target, headers, b"").expect("response");
+            let expected = format!("detail={detail}");
+            assert!(cache_status(&response).contains(&expected), "{target}: {}", cache_status(&response));
+        }
+        assert_eq!(origin.seen(target).len(), 2, "{target} was served from the cache");
+    }
+    // Authorization is fine when the origin marks the response public.
+    let public = "/c/auth-public?cc=public,+max-age=60";
+    for _ in 0..2 {
+        client::send(shield.addr, "GET", public, &[("Authorization", "Bearer u")], b"").expect("response");
+    }
+    assert_eq!(origin.seen(public).len(), 1);
+}
+
+#[test]
+fn hundred_concurrent_cold_requests_make_one_origin_request() {
+    let origin = Origin::start();
+    let shield = Arc::new(Shield::start(&origin.url()));
+    let target = "/c/herd?cc=max-age=60&delay=300";
+    let barrier = Arc::new(Barrier::new(100));
+
+    let clients: Vec<_> = (0..100)
+        .map(|_| {
+            let (shield, barrier) = (shield.clone(), barrier.clone());
+            thread::spawn(move || {
+                barrier.wait();
+                get(&shield, target)
+            })
+        })
+        .collect();
+    let responses: Vec<Response> = clients.into_iter().map(|c| c.join().expect("client")).collect();
+
+    assert_eq!(origin.seen("/c/herd").len(), 1, "the origin saw more than one request");
+    for response in &responses {
+        assert_eq!((response.status, body(response)), (200, format!("body {target} #1")));
+    }
+    assert!(responses.iter().any(|r| cache_status(r).contains("; collapsed")));
+    assert!(metric(&shield, "shield_cache_coalesced_waits_total") >= 1.0);
+}
+
+#[test]
+fn waiters_go_to_the_origin_when_the_lock_times_out() {
+    let origin = Origin::start();
+    let shield = Arc::new(Shield::start_with(&origin.url(), "[cache]\nlock_timeout_ms = 100\n", &[]));
+    let target = "/c/slowfill?cc=max-age=60&delay=400";
+    let barrier = Arc::new(Barrier::new(5));
+
+    let clients: Vec<_> = (0..5)
+        .map(|_| {
+            let (shield, barrier) = (shield.clone(), barrier.clone());
+            thread::spawn(move || {
+                barrier.wait();
+                get(&shield, target)
+            })
+        })
+        .collect();
+    let responses: Vec<Response> = clients.into_iter().map(|c| c.join().expect("client")).collect();
+
+    assert!(responses.iter().all(|r| r.status == 200 && body(r).starts_with("body /c/slowfill")));
+    assert_eq!(origin.seen("/c/slowfill").len(), 5, "waiters did not fall back to the origin");
+    assert!(responses.iter().any(|r| cache_status(r).contains("detail=lock-timeout")));
+}
+
+#[test]
+fn bodies_over_max_object_bytes_stream_through_uncached() {
+    let origin = Origin::start();
+    let shield = Shield::start_with(&origin.url(), "[cache]\nmax_object_bytes = 1000\n", &[]);
+    for target in ["/c/big?cc=max-age=60&size=5000", "/c/bigchunked?cc=max-age=60&size=50000&chunked=1"] {
+        for _ in 0..2 {
+            let response = get(&shield, target);
+            assert_eq!(response.status, 200, "{target}");
+            assert!(response.body.len() > 1000 && response.body.iter().all(|b| *b == b'x'), "{target}");
+        }
+        assert_eq!(origin.seen(target).len(), 2, "{target} was stored");
+    }
+    let small = "/c/small?cc=max-age=60&size=500";
+    get(&shield, small);
+    get(&shield, small);
+    assert_eq!(origin.seen(small).len(), 1);
+}
+
+#[test]
+fn eviction_keeps_the_cache_within_max_bytes() {
+    let origin = Origin::start();
+    let shield = Shield::start_with(&origin.url(), "[cache]\nmax_bytes = 65536\n", &[]);
+    for i in 0..4 {
+        get(&shield, &format!("/c/e{i}?cc=max-age=60&size=25000"));
+    }
+    thread::sleep(Duration::from_millis(200)); // eviction runs in a spawned task
+    let bytes = metric(&shield, "shield_cache_bytes");
+    assert!(bytes > 0.0 && bytes <= 65536.0, "cache holds {bytes} bytes");
+    get(&shield, "/c/e0?cc=max-age=60&size=25000");
+    assert_eq!(origin.seen("/c/e0").len(), 2, "the least recently used entry was not evicted");
+}
+
+#[test]
+fn vary_keeps_one_variant_per_field_value() {
+    let origin = Origin::start();
+    let shield = Shield::start(&origin.url());
+    let target = "/c/v?cc=max-age=60&vary=Accept-Encoding";
+    for encoding in ["gzip", "br", "gzip", "br"] {
+        let response =
+            client::send(shield.addr, "GET", target, &[("Accept-Encoding", encoding)], b"").expect("r");
+        assert_eq!(response.status, 200);
+    }
+    assert_eq!(origin.seen("/c/v").len(), 2);
+}
+
+#[test]
+fn stale_if_error_serves_the_stale_entry_when_the_origin_is_down() {
+    let mut origin = Origin::start();
+    let shield = Shield::start(&origin.url());
+    let target = "/c/sie?cc=max-age=1,+stale-if-error=60";
+    let first = get(&shield, target);
+    thread::sleep(Duration::from_millis(2100));
+    origin.stop();
+
+    let stale = get(&shield, target);
+
+    assert_eq!((stale.status, body(&stale)), (200, body(&first)));
+    assert!(cache_status(&stale).contains("detail=stale-if-error"), "{}", cache_status(&stale));
+    assert!(metric(&shield, "shield_cache_stale_served_total") >= 1.0);
+}
+
+#[test]
+fn stale_while_revalidate_serves_stale_then_the_refreshed_entry() {
+    let origin = Origin::start();
+    let shield = Shield::start(&origin.url());
+    let target = "/c/swr?cc=max-age=1,+stale-while-revalidate=30";
+    get(&shield, target);
+    thread::sleep(Duration::from_millis(2100));
+
+    let stale = get(&shield, target);
+    thread::sleep(Duration::from_millis(300));
+    let refreshed = get(&shield, target);
+
+    assert_eq!(body(&stale), format!("body {target} #1"));
+    assert!(cache_status(&stale).contains("detail=stale-while-revalidate"), "{}", cache_status(&stale));
+    assert_eq!(body(&refreshed), format!("body {target} #2"));
+    assert!(cache_status(&refreshed).starts_with("origin-shield; hit"), "{}", cache_status(&refreshed));
+}
+
+#[test]
+fn stale_entry_with_etag_is_revalidated_by_a_304() {
+    let origin = Origin::start();
+    let shield = Shield::start(&origin.url());
+    let target = "/c/etag?cc=max-age=1&etag=v1";
+    let first = get(&shield, target);
+    thread::sleep(Duration::from_millis(2100));
+
+    let revalidated = get(&shield, target);
+    let hit = get(&shield, target);
+
+    assert_eq!((revalidated.status, body(&revalidated)), (200, body(&first)));
+    assert!(
+        cache_status(&revalidated).contains("fwd=stale; fwd-status=304"),
+        "{}",
+        cache_status(&revalidated)
+    );
+    assert!(cache_status(&hit).starts_with("origin-shield; hit"), "{}", cache_status(&hit));
+    let seen = origin.seen("/c/etag");
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[1].header("if-none-match"), Some("\"v1\""));
+}
+
+#[test]
+fn purge_by_url_tag_and_prefix_removes_exactly_those_entries() {
+    let origin = Origin::start();
+    let shield = Shield::start_with(&origin.url(), &purge_section(), &[]);
+    let targets = [
+        "/c/p/one?cc=max-age=60&tag=red",
+        "/c/p/two?cc=max-age=60&tag=blue",
+        "/c/q/three?cc=max-age=60&tag=red",
+    ];
+    let warm = || targets.iter().for_each(|t| drop(get(&shield, t)));
+    let fetches = |t: &str| origin.seen(t).len();
+    warm();
+
+    let rows = [
+        (format!(r#"{{"urls":["{}"]}}"#, targets[1]), 1, [1, 2, 1]),
+        (r#"{"tags":["red"]}"#.to_owned(), 2, [2, 2, 2]),
+        (r#"{"prefixes":["/c/p/"]}"#.to_owned(), 2, [3, 3, 2]),
+    ];
+    for (json, purged, expected_fetches) in rows {
+        let response = purge(&shield, Some(SECRET), &json);
+        assert_eq!(response.status, 200, "{json}: {}", body(&response));
+        assert_eq!(response.json()["purged"], purged, "{json}");
+        warm();
+        assert_eq!(targets.map(fetches), expected_fetches, "{json}");
+    }
+    assert_eq!(metric(&shield, "shield_purged_total"), 5.0);
+}
+
+#[test]
+fn purge_refusals_are_problems() {
+    let origin = Origin::start();
+    let shield = Shield::start_with(&origin.url(), "", &[("SHIELD_PURGE_SECRET", SECRET)]);
+    let disabled = Shield::start(&origin.url());
+    let urls = r#"{"urls":["/x"]}"#;
+    let rows = [
+        (purge(&shield, None, urls), 401, "unauthorized"),
+        (purge(&shield, Some("wrong-secret-0123456"), urls), 401, "unauthorized"),
+        (purge(&shield, Some(SECRET), r#"{"urls":"/x"}"#), 400, "bad-purge-request"),
+        (purge(&shield, Some(SECRET), r#"{"colors":["red"]}"#), 400, "bad-purge-request"),
+        (get(&shield, "/__shield/purge"), 405, "method-not-allowed"),
+        (purge(&disabled, Some(SECRET), urls), 404, "not-found"),
+    ];
+    for (response, status, kind) in rows {
+        assert_eq!(response.status, status, "{kind}: {}", body(&response));
+        assert_eq!(response.header("content-type"), Some("application/problem+json"));
+        assert_eq!(response.json()["type"], format!("urn:origin-shield:problem:{kind}"));
+    }
+    assert_eq!(purge(&shield, Some(SECRET), urls).json()["purged"], 0);
+}
+
+#[test]
+fn metrics_count_hits_misses_bytes_and_upstream_time() {
+    let origin = Origin::start();
+    let shield = Shield::start(&origin.url());
+    get(&shield, "/c/m?cc=max-age=60");
+    get(&shield, "/c/m?cc=max-age=60");
+    get(&shield, "/c/m?cc=max-age=60");
+
+    let page = get(&shield, "/metrics");
+    assert_eq!(page.header("content-type"), Some("text/plain; version=0.0.4; charset=utf-8"));
+    assert_eq!(metric(&shield, "shield_cache_hits_total"), 2.0);
+    assert_eq!(metric(&shield, "shield_cache_misses_total"), 1.0);
+    assert!(metric(&shield, "shield_cache_bytes") > 0.0);
+    assert_eq!(metric(&shield, "shield_upstream_duration_seconds_count"), 1.0);
+}
