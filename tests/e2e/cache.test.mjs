@@ -8,6 +8,7 @@ import { after, afterEach, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 
 import { startOrigin } from "./lib/origin.mjs";
+import { startShield } from "./lib/procs.mjs";
 import { startSpin } from "./lib/spin.mjs";
 import { startWorkers } from "./lib/workers.mjs";
 
@@ -16,17 +17,19 @@ const selected = (process.env.E2E_RUNTIMES ?? "workerd,spin").split(",").map((s)
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const SECRET = "e2e-purge-secret";
 
-function routes(originUrl, spareUrl) {
+function routes(originUrl, spareUrl, shieldUrl) {
   return {
     settings: { config_ttl_ms: 1000 },
     regions: [
       { name: "direct", shield: originUrl, lat: 0, lon: 0 },
       { name: "spare", shield: spareUrl, lat: 0, lon: 0 },
+      { name: "shielded", shield: shieldUrl, lat: 0, lon: 0 },
     ],
-    pools: { direct: { regions: ["direct"] }, spare: { regions: ["spare"] } },
+    pools: { direct: { regions: ["direct"] }, spare: { regions: ["spare"] }, shielded: { regions: ["shielded"] } },
     routes: [
       { id: "cache", path: "/cache/{*rest}", pool: "direct", cache: {} },
       { id: "spare", path: "/spare/{*rest}", pool: "spare", strip_prefix: "/spare", cache: {} },
+      { id: "tiers", path: "/tiers/{*rest}", pool: "shielded", cache: {} },
       { id: "ready", path: "/ready", pool: "direct" },
     ],
   };
@@ -36,8 +39,12 @@ const world = {};
 before(async () => {
   world.origin = await startOrigin({ name: "cache-origin" });
   world.spare = await startOrigin({ name: "spare-origin" });
+  world.tierOrigin = await startOrigin({ name: "tier-origin" });
+  world.shield = await startShield("shielded", world.tierOrigin.url, { env: { SHIELD_PURGE_SECRET: "e2e-shield-secret" } });
 });
 after(async () => {
+  await world.shield?.stop();
+  await world.tierOrigin?.close();
   await world.origin?.close();
   await world.spare?.close();
 });
@@ -49,7 +56,7 @@ for (const name of selected) {
     afterEach((t) => { if (!t.error) passed += 1; });
     before(async () => {
       gw = await runtimes[name]();
-      const doc = JSON.stringify(routes(world.origin.url, world.spare.url));
+      const doc = JSON.stringify(routes(world.origin.url, world.spare.url, world.shield.url));
       await gw.put(`routes/versions/cache-1`, doc);
       await gw.put("routes/current", "cache-1");
       await gw.put("routes/last-good", "cache-1");
@@ -70,7 +77,7 @@ for (const name of selected) {
     const untilHit = async (path, headers) => {
       for (let i = 0; i < 20; i++) {
         const r = await get(path, headers);
-        if (r.cacheStatus?.startsWith("edge-gateway; hit")) return r;
+        if (/(^|, )edge-gateway; hit/.test(r.cacheStatus ?? "")) return r;
         await sleep(50);
       }
       throw new Error(`${path} never became a hit`);
@@ -169,6 +176,25 @@ for (const name of selected) {
       await byTag.arrayBuffer();
       await sleep(5);
       assert.match((await get(b)).cacheStatus, /fwd=uri-miss/);
+    });
+
+    it("purges both tiers: the edge and every region's origin shield", async () => {
+      // The tier origin answers /tiers/... paths as the shield forwards them (no strip_prefix).
+      const path = `/tiers/cache/${unique("tiers")}?cc=max-age%3D600`;
+      const first = await get(path);
+      assert.match(first.cacheStatus, /^origin-shield; fwd=miss; fwd-status=200; stored, edge-gateway; fwd=uri-miss; fwd-status=200; stored$/);
+      await untilHit(path);
+      assert.equal(world.tierOrigin.count(path.split("?")[0]), 1);
+      const response = await gw.fetch(`/__gateway/purge?url=${encodeURIComponent(path)}`, {
+        method: "POST", headers: { authorization: `Bearer ${SECRET}` },
+      });
+      const answer = await response.json();
+      assert.equal(response.status, 200);
+      assert.equal(answer.shields.shielded, "purged");
+      await sleep(5);
+      const after = await get(path);
+      assert.match(after.cacheStatus, /^origin-shield; fwd=miss; fwd-status=200; stored, edge-gateway; fwd=uri-miss/);
+      assert.equal(world.tierOrigin.count(path.split("?")[0]), 2, "both tiers missed, the origin was asked again");
     });
   });
 }

@@ -210,6 +210,11 @@ pub trait Ports {
     fn purge_secret(&self) -> Option<String> {
         None
     }
+    /// The origin shields' purge secret; with it, a purge at the gateway also purges every
+    /// region's shield.
+    fn shield_purge_secret(&self) -> Option<String> {
+        None
+    }
     /// Time.
     fn clock(&self) -> &Self::Clock;
     /// Randomness.

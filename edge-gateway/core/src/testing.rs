@@ -360,6 +360,8 @@ pub struct FakePorts {
     pub cache: MemoryCache,
     /// The purge endpoint's secret.
     pub purge_secret: RefCell<Option<String>>,
+    /// The shields' purge secret.
+    pub shield_purge_secret: RefCell<Option<String>>,
     /// Clock.
     pub clock: ManualClock,
     /// Entropy.
@@ -412,6 +414,9 @@ impl Ports for FakePorts {
     }
     fn purge_secret(&self) -> Option<String> {
         self.purge_secret.borrow().clone()
+    }
+    fn shield_purge_secret(&self) -> Option<String> {
+        self.shield_purge_secret.borrow().clone()
     }
     fn clock(&self) -> &ManualClock {
         &self.clock

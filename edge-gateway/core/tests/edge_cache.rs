@@ -363,3 +363,46 @@ fn purge_by_url_tag_and_prefix_turns_entries_into_misses_everywhere() {
     assert!(statuses[0].contains("fwd=uri-miss") && statuses[1].contains("fwd=uri-miss"), "{statuses:?}");
     assert!(statuses[2].contains("hit") && statuses[3].contains("hit"), "{statuses:?}");
 }
+
+#[test]
+fn a_gateway_purge_is_sent_to_every_regions_shield_with_the_shield_secret() {
+    let ports = FakePorts::default();
+    ports.clock.advance(1_700_000_000_000);
+    let mut doc: serde_json::Value = serde_json::from_str(&routes()).unwrap();
+    doc["regions"] = json!([
+        {"name": "eu", "shield": "http://eu.shield", "lat": 53, "lon": -6},
+        {"name": "us", "shield": "http://us.shield", "lat": 39, "lon": -77}
+    ]);
+    doc["pools"] = json!({"api": {"regions": ["eu", "us"]}});
+    ports.publish("v1", &doc.to_string());
+    let gateway = Gateway::new();
+    *ports.purge_secret.borrow_mut() = Some("edge".into());
+    *ports.shield_purge_secret.borrow_mut() = Some("shield".into());
+    ports.upstream.answer(|request| {
+        if request.uri().host() == Some("us.shield") {
+            return Err(UpstreamError::Connect("refused".into()));
+        }
+        Ok(Response::new(Body::Stream(Bytes::from("{}"))))
+    });
+    let (status, body) = purge(&gateway, &ports, "url=/c/a&tag=t1", "edge");
+    assert_eq!(status, StatusCode::OK);
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["shields"]["eu"], "purged");
+    assert_eq!(answer["shields"]["us"], "connect failed: refused");
+    let sent = ports.upstream.sent();
+    let to_eu: Vec<_> = sent.iter().filter(|(r, _)| r.uri().host() == Some("eu.shield")).collect();
+    assert_eq!(to_eu.len(), 2, "one request per kind: urls, tags");
+    for (request, _) in &to_eu {
+        assert_eq!(request.method(), http::Method::POST);
+        assert_eq!(request.uri().path(), "/__shield/purge");
+        assert_eq!(request.headers()["authorization"], "Bearer shield");
+    }
+    let bodies: Vec<String> = to_eu
+        .iter()
+        .map(|(r, _)| match r.body() {
+            Body::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+            _ => String::new(),
+        })
+        .collect();
+    assert_eq!(bodies, [r#"{"urls":["/c/a"]}"#, r#"{"tags":["t1"]}"#]);
+}

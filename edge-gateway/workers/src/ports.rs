@@ -25,6 +25,8 @@ use crate::webcrypto::WebCryptoVerifier;
 pub(crate) const ROUTES_BINDING: &str = "ROUTES";
 /// The Workers secret that enables the purge endpoint (`wrangler secret put PURGE_SECRET`).
 pub(crate) const PURGE_SECRET: &str = "PURGE_SECRET";
+/// The shields' purge secret (`SHIELD_PURGE_SECRET` on each shield), forwarded on purges.
+pub(crate) const SHIELD_PURGE_SECRET: &str = "SHIELD_PURGE_SECRET";
 
 #[wasm_bindgen]
 extern "C" {
@@ -39,6 +41,7 @@ pub(crate) struct WorkersPorts {
     documents: Documents,
     cache: DefaultCache,
     purge_secret: Option<String>,
+    shield_purge_secret: Option<String>,
     clock: JsClock,
     entropy: WebCrypto,
     log: Console,
@@ -47,12 +50,14 @@ pub(crate) struct WorkersPorts {
 impl WorkersPorts {
     pub(crate) fn new(env: Env, ctx: Rc<Context>) -> WorkersPorts {
         let purge_secret = env.secret(PURGE_SECRET).ok().map(|s| s.to_string());
+        let shield_purge_secret = env.secret(SHIELD_PURGE_SECRET).ok().map(|s| s.to_string());
         WorkersPorts {
             kv: RoutesKv(env),
             upstream: Fetch,
             documents: Documents,
             cache: DefaultCache::new(ctx),
             purge_secret,
+            shield_purge_secret,
             clock: JsClock,
             entropy: WebCrypto,
             log: Console,
@@ -88,6 +93,9 @@ impl Ports for WorkersPorts {
     }
     fn purge_secret(&self) -> Option<String> {
         self.purge_secret.clone()
+    }
+    fn shield_purge_secret(&self) -> Option<String> {
+        self.shield_purge_secret.clone()
     }
     fn clock(&self) -> &JsClock {
         &self.clock

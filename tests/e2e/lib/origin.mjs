@@ -25,7 +25,7 @@ export function startOrigin({ port = 0, name = "origin" } = {}) {
       res.writeHead(Number(status[1]), { "content-type": "text/plain" });
       return res.end(`status ${status[1]}`);
     }
-    if (url.pathname.startsWith("/cache/")) {
+    if (url.pathname.includes("/cache/")) {
       // Cacheable answers: `cc` (Cache-Control), `etag` (304 when If-None-Match matches it),
       // `vary`, `tag` (Cache-Tag); the body names the request count for this path.
       const q = url.searchParams;

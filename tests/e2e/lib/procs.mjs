@@ -26,9 +26,9 @@ export function freePort() {
 }
 
 /** Spawns `cmd` and resolves once a line of its stdout matches `ready`. */
-export function startProcess(cmd, args, { ready, timeoutMs = 60_000, name = path.basename(cmd) } = {}) {
+export function startProcess(cmd, args, { ready, timeoutMs = 60_000, name = path.basename(cmd), env } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], env: env ? { ...process.env, ...env } : process.env });
     let output = "";
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
@@ -62,12 +62,12 @@ export function startProcess(cmd, args, { ready, timeoutMs = 60_000, name = path
 }
 
 /** Starts one origin shield for `region` in front of `origin`. */
-export async function startShield(region, origin) {
+export async function startShield(region, origin, { env } = {}) {
   const port = await freePort();
   const proc = await startProcess(
     bins.shield,
     ["--listen", `127.0.0.1:${port}`, "--region", region, "--origin", origin],
-    { ready: /listening on/, name: `origin-shield ${region}` },
+    { ready: /listening on/, name: `origin-shield ${region}`, env },
   );
   return { region, url: `http://127.0.0.1:${port}`, stop: proc.stop };
 }

@@ -18,7 +18,7 @@ export async function startWorkers() {
     compatibilityDate: "2026-04-01",
     kvNamespaces: ["ROUTES"],
     // Enables the purge endpoint (a Workers secret in production).
-    bindings: { PURGE_SECRET: "e2e-purge-secret" },
+    bindings: { PURGE_SECRET: "e2e-purge-secret", SHIELD_PURGE_SECRET: "e2e-shield-secret" },
     port: 0,
     host: "127.0.0.1",
   });

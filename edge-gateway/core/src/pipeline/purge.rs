@@ -1,10 +1,15 @@
-//! `POST /__gateway/purge?url=…&prefix=…&tag=…&all=1`: purge the edge cache everywhere.
+//! `POST /__gateway/purge?url=…&prefix=…&tag=…&all=1`: purge the edge cache everywhere, and the
+//! origin shields of every region.
 //!
 //! Enabled only when the platform holds a purge secret ([`Ports::purge_secret`]: a Workers
-//! secret, a Spin variable); without one the path is routed like any other. The caller sends
+//! secret); without one the path is routed like any other. The caller sends
 //! `Authorization: Bearer <secret>` (compared in constant time). A purge writes new stamps to
 //! the `cache/purge` document in KV ([`crate::cache::purge`]); every instance honours them once
-//! its copy is older than the config TTL, so the answer states the propagation bound.
+//! its copy is older than the config TTL, so the answer states the propagation bound. When the
+//! platform also holds the shields' purge secret ([`Ports::shield_purge_secret`]), the same
+//! purge is sent to each region's `POST /__shield/purge` (URLs and prefixes as paths, which is
+//! what the shields see when a route neither strips nor rewrites the path), and the answer
+//! lists each region's outcome.
 
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
@@ -16,7 +21,7 @@ use crate::body::Body;
 use crate::cache::purge::{PURGE_KEY, PurgeRequest, PurgeStamps};
 use crate::config::Config;
 use crate::error::{GatewayError, Unauthorized};
-use crate::ports::{Clock, KeyValue, Level, Log, Ports};
+use crate::ports::{Clock, KeyValue, Level, Log, Ports, Upstream};
 use crate::stages::edge_cache::Stamps;
 
 /// The purge endpoint's path.
@@ -76,10 +81,60 @@ async fn purge<P: Ports>(
     }
     stamps.invalidate();
     ports.log().log(Level::Info, &format!("purge: {}", serde_json::to_string(&request).unwrap_or_default()));
+    let shields = match ports.shield_purge_secret().filter(|s| !s.is_empty()) {
+        Some(shield_secret) => purge_shields(ports, config, &request, &shield_secret).await,
+        None => serde_json::Map::new(),
+    };
     let propagation_ms = config.settings.config_ttl.as_millis() as u64 + KV_PROPAGATION_MS;
-    let body = serde_json::json!({ "purged": request, "stamp": now, "propagation_ms": propagation_ms });
+    let body = serde_json::json!({
+        "purged": request, "stamp": now, "propagation_ms": propagation_ms, "shields": shields,
+    });
     let mut response = Response::new(Body::Bytes(Bytes::from(body.to_string())));
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+/// Sends `request` to every region's shield; one outcome per region (`purged` or why not).
+async fn purge_shields<P: Ports>(
+    ports: &P,
+    config: &Config,
+    request: &PurgeRequest,
+    secret: &str,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut bodies = Vec::new();
+    if request.all {
+        bodies.push(serde_json::json!({ "prefixes": ["/"] }));
+    }
+    for (field, names) in [("urls", &request.urls), ("tags", &request.tags), ("prefixes", &request.prefixes)]
+    {
+        if !names.is_empty() {
+            bodies.push(serde_json::json!({ field: names }));
+        }
+    }
+    let mut outcomes = serde_json::Map::new();
+    for region in &config.regions {
+        let mut outcome = "purged".to_owned();
+        for body in &bodies {
+            let Ok(uri) = format!("{}/__shield/purge", region.shield).parse::<http::Uri>() else { continue };
+            let mut shield_request = http::Request::new(Body::Bytes(Bytes::from(body.to_string())));
+            *shield_request.method_mut() = Method::POST;
+            *shield_request.uri_mut() = uri;
+            let headers = shield_request.headers_mut();
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            if let Ok(value) = HeaderValue::from_str(&format!("Bearer {secret}")) {
+                headers.insert(AUTHORIZATION, value);
+            }
+            match ports.upstream().send(shield_request, config.settings.timeouts).await {
+                Ok(response) if response.status().is_success() => {}
+                Ok(response) => outcome = format!("status {}", response.status().as_u16()),
+                Err(error) => outcome = error.to_string(),
+            }
+        }
+        if outcome != "purged" {
+            ports.log().log(Level::Warn, &format!("purge: shield {}: {outcome}", region.name));
+        }
+        outcomes.insert(region.name.clone(), serde_json::Value::String(outcome));
+    }
+    outcomes
 }
