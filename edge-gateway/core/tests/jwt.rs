@@ -772,3 +772,36 @@ fn verification_can_be_driven_step_by_step() {
     let verified = unverified.accept(key, &policy, NOW).unwrap();
     assert_eq!(verified.claims.sub.as_deref(), Some("alice"));
 }
+
+/// RFC 7520 §4.4 (HMAC-SHA2 integrity protection), Figures 32 and 34: the signature verifies
+/// with the cookbook's symmetric key. Its payload is prose, not a claims set, so the token as a
+/// whole is then refused as malformed: the signature step is checked on its own.
+#[test]
+fn rfc_7520_4_4_hs256_signature_verifies_and_its_prose_payload_is_not_a_jwt() {
+    const TOKEN: &str = concat!(
+        "eyJhbGciOiJIUzI1NiIsImtpZCI6IjAxOGMwYWU1LTRkOWItNDcxYi1iZmQ2LWVlZjMxNGJjNzAzNyJ9.",
+        "SXTigJlzIGEgZGFuZ2Vyb3VzIGJ1c2luZXNzLCBGcm9kbywgZ29pbmcgb3V0IHlvdXIgZG9vci4gWW91IHN0ZXAgb250byB0aGUgcm9hZCwgYW5kIGlmIHlvdSBkb24ndCBrZWVwIHlvdXIgZmVldCwgdGhlcmXigJlzIG5vIGtub3dpbmcgd2hlcmUgeW91IG1pZ2h0IGJlIHN3ZXB0IG9mZiB0by4.",
+        "s0h6KThzkfBBBkLspW1h84VsJZFTsPPqMDA7g1Md7p0"
+    );
+    let jwks = Jwks::parse(
+        br#"{"keys":[{"kty":"oct","kid":"018c0ae5-4d9b-471b-bfd6-eef314bc7037","use":"sig","alg":"HS256",
+                     "k":"hJtXIZ2uSN5kbQfbtTNWbpdmhkV8FJG-Onbc6mxCcYg"}]}"#,
+    )
+    .unwrap()
+    .jwks;
+    let policy = policy_for(&["HS256"], &[], "https://issuer.example");
+    let unverified = UnverifiedToken::parse(TOKEN, &policy).unwrap();
+    assert_eq!(unverified.kid(), Some("018c0ae5-4d9b-471b-bfd6-eef314bc7037"));
+    let key = unverified.candidates(&jwks).unwrap()[0];
+    assert_eq!(
+        CoreVerifier.verify(Algorithm::Hs256, key, unverified.signing_input(), unverified.signature()),
+        Ok(())
+    );
+    let mut forged = unverified.signature().to_vec();
+    forged[0] ^= 1;
+    assert_eq!(
+        CoreVerifier.verify(Algorithm::Hs256, key, unverified.signing_input(), &forged),
+        Err(JwtError::InvalidSignature)
+    );
+    assert_eq!(verify(TOKEN, &jwks, &policy, NOW), Err(JwtError::Malformed("payload is not a JSON object")));
+}
