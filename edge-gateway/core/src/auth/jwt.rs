@@ -20,6 +20,8 @@ use crate::auth::error::JwtError;
 use crate::auth::jwks::{Jwk, Jwks};
 use crate::auth::policy::{Algorithm, IssuerPolicy};
 use crate::auth::signature::{CoreVerifier, SignatureVerifier};
+use std::future::Future as _;
+
 use crate::ports::{SignatureCheck, UnixMillis};
 
 pub use crate::auth::claims::Claims;
@@ -78,17 +80,13 @@ pub fn verify_with(
     policy: &IssuerPolicy,
     now: UnixMillis,
 ) -> Result<VerifiedToken, JwtError> {
-    let unverified = UnverifiedToken::parse(token, policy)?;
-    let mut outcome = Err(JwtError::InvalidSignature);
-    for key in unverified.candidates(jwks)? {
-        match verifier.verify(unverified.alg, key, unverified.signing_input(), &unverified.signature) {
-            Ok(()) => return unverified.accept(key, policy, now),
-            // Keep the most telling failure: "cannot check" beats "did not verify".
-            Err(JwtError::InvalidSignature) => {}
-            Err(other) => outcome = Err(other),
-        }
+    // The same steps as `verify_async`; a synchronous verifier never makes it wait, so one poll
+    // finishes it.
+    let mut steps = std::pin::pin!(verify_async(verifier, token, jwks, policy, now));
+    match steps.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
+        std::task::Poll::Ready(outcome) => outcome,
+        std::task::Poll::Pending => unreachable!("a synchronous verifier never waits"),
     }
-    outcome
 }
 
 /// A token that passed the size, structure and header checks, but whose signature is unchecked.

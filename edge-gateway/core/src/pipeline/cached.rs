@@ -26,7 +26,7 @@ use crate::error::GatewayError;
 use crate::forward::{self, REQUEST_ID, Trace};
 use crate::geo;
 use crate::pipeline::ClientInfo;
-use crate::ports::{Clock, EdgeCache, Level, Log, Ports};
+use crate::ports::{Clock, EdgeCache, Level, Log, Ports, UnixMillis};
 use crate::stages::Identity;
 use crate::stages::edge_cache::{self, CACHE_NAME, Entry};
 
@@ -184,29 +184,50 @@ async fn fetch_and_store<P: Ports>(
     path: &str,
     reason: Forward,
 ) -> Result<Response<Body<P::Stream>>, GatewayError> {
-    let request_headers = outgoing.head.headers.clone();
-    let request_time = ports.clock().now();
-    let response = cx.forward(ports, outgoing, body).await?;
+    let fill = Fill { key, path, request: outgoing.head.headers.clone(), sent_at: ports.clock().now() };
+    let mut response = cx.forward(ports, outgoing, body).await?;
     let status = response.status();
     if status == StatusCode::NOT_MODIFIED {
-        let mut response = response;
         edge_cache::mark(&mut response, &edge_cache::forwarded(reason, status, Err("not-modified")));
         return Ok(response);
     }
-    let response_time = ports.clock().now();
-    let (mut response, stored) = edge_cache::store(
-        ports,
-        key,
-        path,
-        cx.cache(),
-        &request_headers,
-        response,
-        request_time,
-        response_time,
-    )
-    .await;
-    edge_cache::mark(&mut response, &edge_cache::forwarded(reason, status, stored));
-    Ok(response)
+    Ok(fill.store(ports, cx, response, reason, status).await)
+}
+
+/// A request whose answer may fill the cache: under which key, for which path, with which
+/// request headers (for `Vary`) and when it was sent.
+struct Fill<'k> {
+    key: &'k str,
+    path: &'k str,
+    request: HeaderMap,
+    sent_at: UnixMillis,
+}
+
+impl Fill<'_> {
+    /// Stores `response` when the policy allows and marks its `Cache-Status`.
+    async fn store<P: Ports>(
+        &self,
+        ports: &P,
+        cx: &Context<'_, '_>,
+        response: Response<Body<P::Stream>>,
+        reason: Forward,
+        fwd_status: StatusCode,
+    ) -> Response<Body<P::Stream>> {
+        let received = ports.clock().now();
+        let (mut response, stored) = edge_cache::store(
+            ports,
+            self.key,
+            self.path,
+            cx.cache(),
+            &self.request,
+            response,
+            self.sent_at,
+            received,
+        )
+        .await;
+        edge_cache::mark(&mut response, &edge_cache::forwarded(reason, fwd_status, stored));
+        response
+    }
 }
 
 /// Sends a conditional request for `entry`; a 304 refreshes it, an error may serve it stale.
@@ -219,14 +240,14 @@ async fn revalidate<P: Ports>(
     path: &str,
     may_serve_if_error: bool,
 ) -> Result<Response<Body<P::Stream>>, GatewayError> {
-    let request_headers = outgoing.head.headers.clone();
+    let request = outgoing.head.headers.clone();
     for name in [IF_MATCH, IF_NONE_MATCH, IF_MODIFIED_SINCE, IF_UNMODIFIED_SINCE, IF_RANGE] {
         outgoing.head.headers.remove(name);
     }
     for (name, value) in &revalidation_headers(&entry.stored.headers) {
         outgoing.head.headers.insert(name, value.clone());
     }
-    let request_time = ports.clock().now();
+    let fill = Fill { key, path, request, sent_at: ports.clock().now() };
     let outcome = cx.forward(ports, outgoing, Body::Empty).await;
     let now = ports.clock().now();
     let stale = |fwd_status: Option<StatusCode>| CacheStatus {
@@ -241,19 +262,7 @@ async fn revalidate<P: Ports>(
             let mut refreshed = Response::new(entry.body);
             *refreshed.status_mut() = entry.stored.status;
             *refreshed.headers_mut() = headers;
-            let (mut refreshed, stored) = edge_cache::store(
-                ports,
-                key,
-                path,
-                cx.cache(),
-                &request_headers,
-                refreshed,
-                request_time,
-                now,
-            )
-            .await;
-            let status = edge_cache::forwarded(Forward::Stale, StatusCode::NOT_MODIFIED, stored);
-            edge_cache::mark(&mut refreshed, &status);
+            let refreshed = fill.store(ports, cx, refreshed, Forward::Stale, StatusCode::NOT_MODIFIED).await;
             Ok(served(refreshed, cx.ids))
         }
         Ok(response) if may_serve_if_error && is_stale_if_error_status(response.status()) => {
@@ -265,19 +274,7 @@ async fn revalidate<P: Ports>(
         }
         Ok(response) => {
             let status = response.status();
-            let (mut response, stored) = edge_cache::store(
-                ports,
-                key,
-                path,
-                cx.cache(),
-                &request_headers,
-                response,
-                request_time,
-                now,
-            )
-            .await;
-            edge_cache::mark(&mut response, &edge_cache::forwarded(Forward::Stale, status, stored));
-            Ok(response)
+            Ok(fill.store(ports, cx, response, Forward::Stale, status).await)
         }
         Err(error) if may_serve_if_error => {
             ports.log().log(Level::Warn, &format!("edge cache: serving stale for {path}: {error}"));
