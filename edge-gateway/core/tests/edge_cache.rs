@@ -406,3 +406,33 @@ fn a_gateway_purge_is_sent_to_every_regions_shield_with_the_shield_secret() {
         .collect();
     assert_eq!(bodies, [r#"{"urls":["/c/a"]}"#, r#"{"tags":["t1"]}"#]);
 }
+
+#[test]
+fn answers_to_authenticated_callers_are_stored_only_when_the_origin_says_public() {
+    let ports = FakePorts::default();
+    ports.clock.advance(1_700_000_000_000);
+    let mut doc: serde_json::Value = serde_json::from_str(&routes()).unwrap();
+    doc["auth"] = json!({"api_keys": {"header": "x-api-key"}});
+    doc["routes"][0]["auth"] = json!({"api_key": true});
+    ports.publish("v1", &doc.to_string());
+    for (tenant, key) in [("acme", "key-acme"), ("globex", "key-globex")] {
+        let hash = edge_gateway_core::auth::apikey::hash_key(key).unwrap();
+        let record = json!({"key_sha256": hash, "id": tenant, "tenant": tenant, "status": "active"});
+        ports.kv.put(&edge_gateway_core::auth::apikey::record_key(&hash), record.to_string());
+    }
+    let gateway = Gateway::new();
+    // The origin personalises by tenant but forgets `private`: max-age alone must not share it.
+    origin(&ports, |request, _| {
+        let tenant = request.headers()["x-auth-tenant"].to_str().unwrap().to_owned();
+        let cc = if request.uri().path().ends_with("public") { "public, max-age=60" } else { "max-age=60" };
+        Ok(vec![("cache-control", cc.into()), ("x-tenant-seen", tenant)])
+    });
+    let (_, _, status, _) = serve(&gateway, &ports, get("/c/me", &[("x-api-key", "key-acme")]));
+    assert_eq!(status, "edge-gateway; fwd=uri-miss; fwd-status=200; detail=authorization");
+    let (_, _, _, headers) = serve(&gateway, &ports, get("/c/me", &[("x-api-key", "key-globex")]));
+    assert_eq!(headers["x-tenant-seen"], "globex", "never another tenant's answer");
+    let (_, _, status, _) = serve(&gateway, &ports, get("/c/public", &[("x-api-key", "key-acme")]));
+    assert_eq!(status, "edge-gateway; fwd=uri-miss; fwd-status=200; stored");
+    let (_, _, status, _) = serve(&gateway, &ports, get("/c/public", &[("x-api-key", "key-globex")]));
+    assert!(status.starts_with("edge-gateway; hit"), "{status}");
+}

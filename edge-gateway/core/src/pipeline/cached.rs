@@ -11,7 +11,9 @@
 //!           GatewayTimeout            → 504 (only-if-cached)
 //! ```
 
-use http::header::{IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, IF_UNMODIFIED_SINCE};
+use http::header::{
+    AUTHORIZATION, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, IF_UNMODIFIED_SINCE,
+};
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Uri};
 
 use super::{Gateway, Matched, Outgoing, RequestIds, forward_with_failover, route};
@@ -184,7 +186,7 @@ async fn fetch_and_store<P: Ports>(
     path: &str,
     reason: Forward,
 ) -> Result<Response<Body<P::Stream>>, GatewayError> {
-    let fill = Fill { key, path, request: outgoing.head.headers.clone(), sent_at: ports.clock().now() };
+    let fill = Fill { key, path, request: policy_request(&outgoing), sent_at: ports.clock().now() };
     let mut response = cx.forward(ports, outgoing, body).await?;
     let status = response.status();
     if status == StatusCode::NOT_MODIFIED {
@@ -192,6 +194,18 @@ async fn fetch_and_store<P: Ports>(
         return Ok(response);
     }
     Ok(fill.store(ports, cx, response, reason, status).await)
+}
+
+/// The request headers the storage rules read. An authenticated caller counts as sending
+/// `Authorization` whatever carried its credentials (API key, cookie): its answer is stored only
+/// when the origin marks it shareable (`public`, `s-maxage`, `must-revalidate`; RFC 9111 §3.5),
+/// so one tenant's response is never served to another.
+fn policy_request(outgoing: &Outgoing) -> HeaderMap {
+    let mut headers = outgoing.head.headers.clone();
+    if outgoing.identity != Identity::Anonymous && !headers.contains_key(AUTHORIZATION) {
+        headers.insert(AUTHORIZATION, HeaderValue::from_static("authenticated"));
+    }
+    headers
 }
 
 /// A request whose answer may fill the cache: under which key, for which path, with which
@@ -240,7 +254,7 @@ async fn revalidate<P: Ports>(
     path: &str,
     may_serve_if_error: bool,
 ) -> Result<Response<Body<P::Stream>>, GatewayError> {
-    let request = outgoing.head.headers.clone();
+    let request = policy_request(&outgoing);
     for name in [IF_MATCH, IF_NONE_MATCH, IF_MODIFIED_SINCE, IF_UNMODIFIED_SINCE, IF_RANGE] {
         outgoing.head.headers.remove(name);
     }
