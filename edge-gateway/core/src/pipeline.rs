@@ -27,7 +27,7 @@ use crate::limits;
 use crate::live::LiveConfig;
 use crate::ports::{Level, Log, Ports, Upstream, UpstreamError};
 
-use crate::cache::CacheStatus;
+use crate::cache::{CacheStatus, Forward};
 use crate::ports::EdgeCache;
 use crate::problem;
 use crate::routing::RouteMatch;
@@ -138,9 +138,20 @@ impl Gateway {
         match plan {
             Plan::Lookup { key, path } => self.through_cache(ports, &cx, outgoing, body, key, path).await,
             Plan::Forward(reason, detail) => {
+                let method_head = (reason == Forward::Method).then(|| unsafe_head(&outgoing.head));
                 let mut response =
                     forward_with_failover(ports, &config, &matched, outgoing, body, &regions, client, ids)
                         .await?;
+                if let Some(head) = method_head {
+                    edge_cache::invalidate(
+                        ports,
+                        matched.route,
+                        &head,
+                        response.status(),
+                        response.headers(),
+                    )
+                    .await;
+                }
                 let status = CacheStatus {
                     fwd_status: Some(response.status()),
                     detail,
@@ -151,6 +162,15 @@ impl Gateway {
             }
         }
     }
+}
+
+/// A copy of the head of a request whose method may invalidate cached entries.
+fn unsafe_head(head: &Parts) -> Parts {
+    let mut copy = Request::new(());
+    *copy.method_mut() = head.method.clone();
+    *copy.uri_mut() = head.uri.clone();
+    *copy.headers_mut() = head.headers.clone();
+    copy.into_parts().0
 }
 
 fn route<'c>(config: &'c Config, head: &Parts) -> Result<Matched<'c>, GatewayError> {

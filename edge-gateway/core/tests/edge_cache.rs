@@ -436,3 +436,24 @@ fn answers_to_authenticated_callers_are_stored_only_when_the_origin_says_public(
     let (_, _, status, _) = serve(&gateway, &ports, get("/c/public", &[("x-api-key", "key-globex")]));
     assert!(status.starts_with("edge-gateway; hit"), "{status}");
 }
+
+#[test]
+fn a_successful_unsafe_request_evicts_the_targets_entry_here() {
+    let (gateway, ports) = setup();
+    let origin = origin(&ports, |request, _| {
+        if request.method() == http::Method::POST {
+            return Ok(vec![("location", "/c/items/2".into())]);
+        }
+        Ok(vec![("cache-control", "max-age=600".into())])
+    });
+    for path in ["/c/items", "/c/items/2", "/c/other"] {
+        serve(&gateway, &ports, get(path, &[]));
+    }
+    assert_eq!(ports.cache.len(), 3);
+    let post = Request::post("https://a.test/c/items").body(Body::Empty).unwrap();
+    assert_eq!(serve(&gateway, &ports, post).0, StatusCode::OK);
+    assert_eq!(ports.cache.len(), 1, "the target and its Location are evicted, /c/other is kept");
+    assert!(serve(&gateway, &ports, get("/c/other", &[])).2.contains("hit"));
+    assert!(serve(&gateway, &ports, get("/c/items", &[])).2.contains("fwd=uri-miss"));
+    assert_eq!(origin.hits.get(), 5);
+}

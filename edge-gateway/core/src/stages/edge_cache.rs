@@ -22,7 +22,7 @@ use crate::cache::key::{normalize_field, vary_names};
 use crate::cache::purge::{self, PurgeStamps};
 use crate::cache::{
     CACHE_STATUS, CacheControl, CacheStatus, Forward, StoreOptions, StoredMeta, age_header, cache_key,
-    cache_status, current_age, freshness_lifetime, storable,
+    cache_status, current_age, freshness_lifetime, invalidated_urls, storable,
 };
 use crate::config::Route;
 use crate::config::edge_cache::RouteCache;
@@ -62,18 +62,44 @@ pub fn plan(route: &Route, head: &Parts, available: bool) -> Plan {
     if head.method != Method::GET {
         return Plan::Forward(Forward::Method, None);
     }
-    let query = head.uri.query().map(|q| keyed_query(q, cache.key_query.as_deref()));
-    let mut uri = http::Uri::builder().path_and_query(match &query {
-        Some(q) if !q.is_empty() => format!("{}?{q}", head.uri.path()),
-        _ => head.uri.path().to_owned(),
-    });
-    if let (Some(scheme), Some(authority)) = (head.uri.scheme(), head.uri.authority()) {
-        uri = uri.scheme(scheme.clone()).authority(authority.clone());
-    }
-    let uri = uri.build().unwrap_or_else(|_| head.uri.clone());
-    let key = cache_key(&Method::GET, &uri, &head.headers, &cache.key_headers, &[&route.id]);
+    let key = key_for(route.id.as_str(), cache, &head.uri, &head.headers);
     let path = head.uri.path_and_query().map_or("/", |pq| pq.as_str()).to_owned();
     Plan::Lookup { key, path }
+}
+
+/// The key of a GET for `uri` through the route `route_id` with `cache`, for these request
+/// headers: the normalized URL with only the keyed query parameters, the keyed headers, the route.
+pub fn key_for(route_id: &str, cache: &RouteCache, uri: &http::Uri, headers: &HeaderMap) -> String {
+    let query = uri.query().map(|q| keyed_query(q, cache.key_query.as_deref()));
+    let mut keyed = http::Uri::builder().path_and_query(match &query {
+        Some(q) if !q.is_empty() => format!("{}?{q}", uri.path()),
+        _ => uri.path().to_owned(),
+    });
+    if let (Some(scheme), Some(authority)) = (uri.scheme(), uri.authority()) {
+        keyed = keyed.scheme(scheme.clone()).authority(authority.clone());
+    }
+    let keyed = keyed.build().unwrap_or_else(|_| uri.clone());
+    cache_key(&Method::GET, &keyed, headers, &cache.key_headers, &[route_id])
+}
+
+/// After a successful unsafe request through a cached route, evicts this location's entries
+/// for the target and its same-origin `Location`/`Content-Location` under the same route
+/// (RFC 9111 §4.4). Other locations keep theirs until they expire or are purged.
+pub async fn invalidate<P: Ports>(
+    ports: &P,
+    route: &Route,
+    head: &Parts,
+    status: StatusCode,
+    response_headers: &HeaderMap,
+) {
+    let Some(cache) = route.cache.as_ref().filter(|c| !c.bypass) else { return };
+    if !ports.cache().available() {
+        return;
+    }
+    for url in invalidated_urls(&head.method, &head.uri, &head.headers, status, response_headers) {
+        let Ok(uri) = url.parse::<http::Uri>() else { continue };
+        let _ = ports.cache().delete(&key_for(&route.id, cache, &uri, &head.headers)).await;
+    }
 }
 
 /// The query as keyed: all of it, or only the listed parameters, sorted.
