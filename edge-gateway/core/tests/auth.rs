@@ -328,6 +328,38 @@ fn stale_keys_serve_while_the_issuer_is_down_until_max_stale() {
 }
 
 #[test]
+fn a_failed_key_fetch_is_retried_once_per_interval_not_by_every_request() {
+    let (gateway, ports) = setup();
+    let auth = |n: u32| {
+        let claims = json!({"iss": "https://idp.test", "aud": "api", "sub": format!("u{n}"),
+                            "exp": NOW_S + 86_400, "org": "acme"});
+        bearer(&token("k1", SECRET_1, claims))
+    };
+    assert_eq!(
+        serve(&gateway, &ports, request("GET", "/jwt", &[("authorization", &auth(0))])).status(),
+        StatusCode::OK
+    );
+    ports.fetch.answer(|_| Err(FetchError("timed out after 5s".into())));
+    ports.clock.advance(301_000); // stale
+    for n in 1..=10 {
+        let response = serve(&gateway, &ports, request("GET", "/jwt", &[("authorization", &auth(n))]));
+        assert_eq!(response.status(), StatusCode::OK, "stale keys serve");
+    }
+    assert_eq!(ports.fetch.calls(JWKS_URL), 2, "one failed refresh, not ten");
+    ports.clock.advance(30_000);
+    serve(&gateway, &ports, request("GET", "/jwt", &[("authorization", &auth(11))]));
+    assert_eq!(ports.fetch.calls(JWKS_URL), 3, "retried after the interval");
+    // A cold instance with the IdP down fails fast after its one attempt.
+    ports.kv.delete("auth/jwks/idp");
+    let cold = Gateway::new();
+    for n in 12..15 {
+        let response = serve(&cold, &ports, request("GET", "/jwt", &[("authorization", &auth(n))]));
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+    assert_eq!(ports.fetch.calls(JWKS_URL), 4);
+}
+
+#[test]
 fn keys_are_refreshed_ahead_of_expiry_without_failing_requests() {
     let (gateway, ports) = setup();
     // A new token each time: verified tokens are cached and would not consult the keys.

@@ -123,9 +123,19 @@ impl Keyring {
         } else {
             keys::plan(set.as_ref(), now)
         };
+        // A fetch that failed less than `refetch_interval` ago is not retried by every request:
+        // stale keys keep serving, and without usable keys the answer is 503 at once.
+        let failed_recently = last_attempt.is_some_and(|at| {
+            set.as_ref().is_none_or(|s| at > s.fetched_at)
+                && now.saturating_sub(at) < issuer.jwks_cache.refetch_interval.as_millis() as u64
+        });
         match (plan, set) {
             (Plan::Use, Some(set)) => Ok(set.jwks),
-            (Plan::UseAndRefresh, Some(set)) if in_flight => Ok(set.jwks),
+            (Plan::UseAndRefresh, Some(set)) if in_flight || failed_recently => Ok(set.jwks),
+            (Plan::Fetch, _) if failed_recently && !in_flight => Err(GatewayError::AuthUnavailable(format!(
+                "issuer {}: the last key fetch failed; next attempt within {:?}",
+                issuer.name, issuer.jwks_cache.refetch_interval
+            ))),
             (_, _) if in_flight => {
                 WaitForFetch { keyring: self, issuer: &issuer.name }.await;
                 let (set, _, _) = self.snapshot(issuer);
