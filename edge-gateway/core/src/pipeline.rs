@@ -1,13 +1,15 @@
 //! The request pipeline: one function that reads top to bottom.
 //!
 //! ```text
-//! config → limits → route → authenticate → rate-limit → choose regions → forward (failover)
+//! config → limits → (purge endpoint) → route → authenticate → rate-limit → choose regions
+//!        → edge cache: hit | forward (failover) → store → Cache-Status
 //! ```
 //!
 //! Each stage is a pure decision from its own module; this file only calls them in order and
 //! does the I/O they ask for through the [`Ports`]. Any refusal or failure becomes a problem
 //! response in [`crate::problem::respond`]; a response from a shield is passed through with its
-//! body still streaming.
+//! body still streaming. The cache step is in `pipeline/cached.rs`, the purge endpoint in
+//! `pipeline/purge.rs`.
 
 mod cached;
 mod purge;

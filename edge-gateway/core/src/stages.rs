@@ -2,8 +2,9 @@
 //! cache lookup.
 //!
 //! [`authenticate`] holds the per-instance state of authentication (key sets, verified tokens,
-//! API-key lookups) and acts on the pure decisions of [`crate::auth`]. Rate limiting is still a
-//! seam that admits every request. A stage that refuses a request returns a [`GatewayError`],
+//! API-key lookups) and acts on the pure decisions of [`crate::auth`]; [`edge_cache`] adapts the
+//! pure cache policy of [`crate::cache`] to one location's cache. Rate limiting is still a seam
+//! that admits every request. A stage that refuses a request returns a [`GatewayError`],
 //! which the pipeline turns into a problem response.
 
 pub mod authenticate;

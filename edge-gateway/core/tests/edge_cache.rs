@@ -457,3 +457,28 @@ fn a_successful_unsafe_request_evicts_the_targets_entry_here() {
     assert!(serve(&gateway, &ports, get("/c/items", &[])).2.contains("fwd=uri-miss"));
     assert_eq!(origin.hits.get(), 5);
 }
+
+#[test]
+fn cache_config_errors_name_their_fields() {
+    let mut doc: serde_json::Value = serde_json::from_str(&routes()).unwrap();
+    doc["routes"][0]["cache"] = json!({"ttl_s": 99_999_999_999u64, "key_headers": ["x-a", "X-A", "bad header"], "key_query": ["a&b"]});
+    doc["routes"][1]["cache"] = json!({"ttl": 5});
+    let errors = match edge_gateway_core::config::Config::from_json(doc.to_string().as_bytes()) {
+        Ok(_) => panic!("expected errors"),
+        Err(errors) => errors.0.iter().map(ToString::to_string).collect::<Vec<_>>(),
+    };
+    let expected = [
+        "$.routes[0].cache.ttl_s: must be at most 31536000",
+        "$.routes[0].cache.key_headers[1]: `X-A` listed twice",
+        "$.routes[0].cache.key_headers[2]: `bad header` is not a header name",
+        "$.routes[0].cache.key_query[0]: must be a parameter name without '&', '=' or '#'",
+    ];
+    for line in expected {
+        assert!(errors.iter().any(|e| e == line), "missing `{line}` in {errors:#?}");
+    }
+    assert!(
+        errors.iter().any(|e| e.starts_with("$.routes[1].cache.ttl: unknown field `ttl`")),
+        "{errors:#?}"
+    );
+    assert_eq!(errors.len(), expected.len() + 1, "{errors:#?}");
+}
