@@ -75,10 +75,10 @@ for (const name of selected) {
     };
     /** Repeats `path` until the edge answers a hit (the store runs in waitUntil, after the response). */
     const untilHit = async (path, headers) => {
-      for (let i = 0; i < 20; i++) {
+      for (let i = 0; i < 50; i++) {
         const r = await get(path, headers);
         if (/(^|, )edge-gateway; hit/.test(r.cacheStatus ?? "")) return r;
-        await sleep(50);
+        await sleep(100);
       }
       throw new Error(`${path} never became a hit`);
     };
@@ -102,8 +102,10 @@ for (const name of selected) {
       assert.equal(first.cacheStatus, "edge-gateway; fwd=uri-miss; fwd-status=200; stored");
       const hit = await untilHit(path);
       assert.equal(hit.body, first.body);
-      assert.match(hit.cacheStatus, /^edge-gateway; hit; ttl=(59|60)$/);
-      assert.ok(Number(hit.headers.get("age")) <= 1);
+      // Remaining freshness plus current age is the origin's max-age, however slow the machine.
+      const [, ttl] = hit.cacheStatus.match(/^edge-gateway; hit; ttl=(\d+)$/) ?? [];
+      assert.ok(ttl !== undefined, hit.cacheStatus);
+      assert.ok(Math.abs(Number(ttl) + Number(hit.headers.get("age")) - 60) <= 1, `ttl ${ttl}, age ${hit.headers.get("age")}`);
       assert.equal(world.origin.count(path.split("?")[0]), 1);
     });
 
