@@ -6,6 +6,7 @@
 //! compared in constant time. Executing the purge and answering is the proxy's job
 //! ([`crate::proxy`]); this module never touches the cache or a session.
 
+use edge_gateway_core::auth::apikey::constant_time_eq;
 use serde::Deserialize;
 
 use crate::cache::selector::Selector;
@@ -32,16 +33,6 @@ struct Body {
 pub fn authorized(authorization: Option<&[u8]>, secret: &str) -> bool {
     let Some(given) = authorization.and_then(|v| v.strip_prefix(b"Bearer ")) else { return false };
     constant_time_eq(given, secret.as_bytes())
-}
-
-/// Compares two byte strings without an early exit on the first difference. The length is not
-/// hidden (the secret's length is not the secret).
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    std::hint::black_box(diff) == 0
 }
 
 /// Builds a selector from the names given.

@@ -64,10 +64,10 @@ pub fn decide(req: &RequestHeader, resp: &ResponseHeader, at: Exchange) -> RespC
     RespCacheable::Cacheable(meta)
 }
 
-/// `stale-while-revalidate` and `stale-if-error` seconds (RFC 5861), both zero when
-/// `must-revalidate`, `proxy-revalidate` or `s-maxage` forbid serving stale (RFC 9111 §4.2.4).
+/// `stale-while-revalidate` and `stale-if-error` seconds (RFC 5861), both zero when the
+/// response may never be served stale ([`CacheControl::allows_stale`]).
 pub fn stale_windows(cc: &CacheControl) -> (u32, u32) {
-    if cc.must_revalidate || cc.proxy_revalidate || cc.s_maxage.is_some() || cc.no_cache {
+    if !cc.allows_stale() {
         return (0, 0);
     }
     let secs = |v: Option<u64>| u32::try_from(v.unwrap_or(0)).unwrap_or(u32::MAX);

@@ -4,10 +4,8 @@
 //! `Surrogate-Key`), recorded when it is stored; a [`Selector`] matches entries by exact URL,
 //! by tag, or by path prefix. Pure: no storage, no I/O.
 
+use edge_gateway_core::cache::purge::response_tags;
 use http::HeaderMap;
-
-/// Response fields whose members tag an entry for purge (space- or comma-separated).
-pub const TAG_HEADERS: [&str; 2] = ["cache-tag", "surrogate-key"];
 
 /// What a stored entry is known by.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,7 +21,7 @@ pub struct EntryFacts {
 impl EntryFacts {
     /// Facts for an entry stored under `url` with response `headers`.
     pub fn new(url: &str, headers: &HeaderMap) -> Self {
-        EntryFacts { url: url.to_owned(), path: path_of(url).to_owned(), tags: tags(headers) }
+        EntryFacts { url: url.to_owned(), path: path_of(url).to_owned(), tags: response_tags(headers) }
     }
 }
 
@@ -57,22 +55,6 @@ pub fn path_of(url: &str) -> &str {
     after_scheme.find('/').map_or("/", |i| &after_scheme[i..])
 }
 
-/// Every tag named by the response's tag fields, in order, without duplicates.
-pub fn tags(headers: &HeaderMap) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for name in TAG_HEADERS {
-        for value in headers.get_all(name) {
-            let text = String::from_utf8_lossy(value.as_bytes());
-            for tag in text.split([' ', ',', '\t']).filter(|t| !t.is_empty()) {
-                if !out.iter().any(|t| t == tag) {
-                    out.push(tag.to_owned());
-                }
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,7 +71,8 @@ mod tests {
         headers.append("cache-tag", "a, b".parse().unwrap());
         headers.append("cache-tag", "c".parse().unwrap());
         headers.append("surrogate-key", "b d  e".parse().unwrap());
-        assert_eq!(tags(&headers), ["a", "b", "c", "d", "e"]);
+        headers.append("surrogate-key", "f\tg".parse().unwrap());
+        assert_eq!(response_tags(&headers), ["a", "b", "c", "d", "e", "f", "g"]);
     }
 
     #[test]

@@ -109,10 +109,12 @@ pub fn check(record: &ApiKeyRecord, hash: &str, now: UnixMillis) -> Result<(), A
     Ok(())
 }
 
-/// Compares two byte strings in time that depends only on their lengths.
+/// Compares two byte strings in time that depends only on their lengths (no early exit on the
+/// first difference; `black_box` keeps the optimizer from adding one).
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
 }

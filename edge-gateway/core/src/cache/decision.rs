@@ -122,7 +122,8 @@ fn evaluate_cached(stored: &StoredMeta, request: &CacheControl, now: UnixMillis)
         return fresh_for_request(request, age, ttl).unwrap_or_else(revalidate);
     }
     let staleness = age.saturating_sub(lifetime);
-    if response.must_revalidate || response.proxy_revalidate || response.s_maxage.is_some() {
+    // `no-cache` returned above, so this is must-/proxy-revalidate or s-maxage.
+    if !response.allows_stale() {
         return revalidate(RevalidateReason::MustRevalidate);
     }
     let within = |window: Option<u64>| window.is_some_and(|secs| staleness <= Duration::from_secs(secs));

@@ -79,6 +79,13 @@ impl CacheControl {
         parsed
     }
 
+    /// Whether a response with these directives may ever be served stale (RFC 9111 §4.2.4):
+    /// not with `must-revalidate`, `proxy-revalidate`, `s-maxage` (which implies
+    /// `proxy-revalidate` for shared caches) or `no-cache`.
+    pub fn allows_stale(&self) -> bool {
+        !(self.must_revalidate || self.proxy_revalidate || self.s_maxage.is_some() || self.no_cache)
+    }
+
     /// Parses one field value, e.g. `public, max-age=60`.
     pub fn parse(value: &str) -> Self {
         let mut parsed = Self::default();

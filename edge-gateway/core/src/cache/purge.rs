@@ -114,13 +114,16 @@ impl PurgeStamps {
     }
 }
 
-/// The tags of a response: members of `Cache-Tag` and `Surrogate-Key` (comma- or
-/// space-separated), deduplicated, in order.
+/// The tags of a response: members of `Cache-Tag` and `Surrogate-Key` (separated by commas,
+/// spaces or tabs), deduplicated, in order. The edge and the shield both read tags with this, so
+/// a purge by tag selects the same entries in both tiers.
 pub fn response_tags(headers: &http::HeaderMap) -> Vec<String> {
     let mut tags: Vec<String> = Vec::new();
     for name in ["cache-tag", "surrogate-key"] {
         for line in headers.get_all(name) {
-            for tag in String::from_utf8_lossy(line.as_bytes()).split([',', ' ']).filter(|t| !t.is_empty()) {
+            for tag in
+                String::from_utf8_lossy(line.as_bytes()).split([',', ' ', '\t']).filter(|t| !t.is_empty())
+            {
                 if !tags.iter().any(|t| t == tag) {
                     tags.push(tag.to_owned());
                 }
