@@ -19,6 +19,7 @@ use worker::{Context, Delay, Env, web_sys};
 
 use crate::cache::DefaultCache;
 use crate::convert;
+use crate::headers::to_header_map;
 use crate::webcrypto::WebCryptoVerifier;
 
 /// The KV namespace binding that holds the routes.
@@ -40,8 +41,6 @@ pub(crate) struct WorkersPorts {
     upstream: Fetch,
     documents: Documents,
     cache: DefaultCache,
-    purge_secret: Option<String>,
-    shield_purge_secret: Option<String>,
     clock: JsClock,
     entropy: WebCrypto,
     log: Console,
@@ -49,15 +48,11 @@ pub(crate) struct WorkersPorts {
 
 impl WorkersPorts {
     pub(crate) fn new(env: Env, ctx: Rc<Context>) -> WorkersPorts {
-        let purge_secret = env.secret(PURGE_SECRET).ok().map(|s| s.to_string());
-        let shield_purge_secret = env.secret(SHIELD_PURGE_SECRET).ok().map(|s| s.to_string());
         WorkersPorts {
             kv: RoutesKv(env),
             upstream: Fetch,
             documents: Documents,
             cache: DefaultCache::new(ctx),
-            purge_secret,
-            shield_purge_secret,
             clock: JsClock,
             entropy: WebCrypto,
             log: Console,
@@ -91,11 +86,12 @@ impl Ports for WorkersPorts {
     fn cache(&self) -> &DefaultCache {
         &self.cache
     }
+    // Read only when a request is for the purge endpoint, never on the request path.
     fn purge_secret(&self) -> Option<String> {
-        self.purge_secret.clone()
+        self.kv.secret(PURGE_SECRET)
     }
     fn shield_purge_secret(&self) -> Option<String> {
-        self.shield_purge_secret.clone()
+        self.kv.secret(SHIELD_PURGE_SECRET)
     }
     fn clock(&self) -> &JsClock {
         &self.clock
@@ -108,8 +104,15 @@ impl Ports for WorkersPorts {
     }
 }
 
-/// The `ROUTES` KV namespace.
+/// The `ROUTES` KV namespace, and the environment it comes from.
 pub(crate) struct RoutesKv(Env);
+
+impl RoutesKv {
+    /// A Workers secret (or plain text binding) of the environment.
+    fn secret(&self, name: &str) -> Option<String> {
+        self.0.secret(name).ok().map(|s| s.to_string())
+    }
+}
 
 impl KeyValue for RoutesKv {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
@@ -138,14 +141,7 @@ impl FetchPort for Documents {
         let url = url.parse().map_err(|e| FetchError(format!("bad URL: {e}")))?;
         let pending = async move {
             let mut response = worker::Fetch::Url(url).send().await.map_err(|e| FetchError(e.to_string()))?;
-            let mut headers = http::HeaderMap::new();
-            for (name, value) in response.headers().entries() {
-                if let (Ok(name), Ok(value)) =
-                    (http::HeaderName::from_bytes(name.as_bytes()), http::HeaderValue::from_str(&value))
-                {
-                    headers.append(name, value);
-                }
-            }
+            let headers = to_header_map(&response.headers().0);
             let declared = headers
                 .get(http::header::CONTENT_LENGTH)
                 .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
