@@ -140,7 +140,7 @@ impl Gateway {
         match plan {
             Plan::Lookup { key, path } => self.through_cache(ports, &cx, outgoing, body, key, path).await,
             Plan::Forward(reason, detail) => {
-                let method_head = (reason == Forward::Method).then(|| unsafe_head(&outgoing.head));
+                let method_head = (reason == Forward::Method).then(|| copy_head(&outgoing.head));
                 let mut response =
                     forward_with_failover(ports, &config, &matched, outgoing, body, &regions, client, ids)
                         .await?;
@@ -166,8 +166,10 @@ impl Gateway {
     }
 }
 
-/// A copy of the head of a request whose method may invalidate cached entries.
-fn unsafe_head(head: &Parts) -> Parts {
+/// A copy of a request head (method, URI, headers) for work after the request is forwarded:
+/// invalidation after an unsafe method, revalidation after a stale answer. (`Parts` is not
+/// `Clone`: its extensions may not be.)
+fn copy_head(head: &Parts) -> Parts {
     let mut copy = Request::new(());
     *copy.method_mut() = head.method.clone();
     *copy.uri_mut() = head.uri.clone();

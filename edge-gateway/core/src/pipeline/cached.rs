@@ -14,9 +14,10 @@
 use http::header::{
     AUTHORIZATION, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, IF_UNMODIFIED_SINCE,
 };
-use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Uri};
+use http::request::Parts;
+use http::{HeaderMap, HeaderValue, Response, StatusCode};
 
-use super::{Gateway, Matched, Outgoing, RequestIds, forward_with_failover, route};
+use super::{Gateway, Matched, Outgoing, RequestIds, copy_head, forward_with_failover, route};
 use crate::body::Body;
 use crate::cache::status::ttl_of;
 use crate::cache::{
@@ -37,9 +38,7 @@ use crate::stages::edge_cache::{self, CACHE_NAME, Entry};
 /// is on its way (Workers: `waitUntil`).
 #[derive(Debug)]
 pub struct Deferred {
-    method: http::Method,
-    uri: Uri,
-    headers: HeaderMap,
+    head: Parts,
     identity: Identity,
     client: ClientInfo,
     key: String,
@@ -113,9 +112,7 @@ impl Gateway {
             }
             Decision::Stale { may_serve_while_revalidate: true, .. } => {
                 let deferred = Deferred {
-                    method: outgoing.head.method.clone(),
-                    uri: outgoing.head.uri.clone(),
-                    headers: outgoing.head.headers.clone(),
+                    head: copy_head(&outgoing.head),
                     identity: outgoing.identity.clone(),
                     client: cx.client.clone(),
                     key,
@@ -138,11 +135,7 @@ impl Gateway {
     /// its response.
     pub async fn run_deferred<P: Ports>(&self, ports: &P, deferred: Deferred) {
         let Ok(config) = self.live.current(ports).await else { return };
-        let mut request = Request::new(());
-        *request.method_mut() = deferred.method;
-        *request.uri_mut() = deferred.uri;
-        *request.headers_mut() = deferred.headers;
-        let (head, ()) = request.into_parts();
+        let head = deferred.head;
         let Ok(matched) = route(&config, &head) else { return };
         if matched.route.cache.is_none() {
             return;

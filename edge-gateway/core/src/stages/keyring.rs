@@ -99,11 +99,10 @@ impl Keyring {
         issuer: &Issuer,
         refetch: bool,
     ) -> Result<Rc<Jwks>, GatewayError> {
+        self.state(issuer);
         if let KeySource::Inline(jwks) = &issuer.keys {
-            self.state(issuer);
             return Ok(jwks.clone());
         }
-        self.state(issuer);
         if self.snapshot(issuer).0.is_none() || refetch {
             self.adopt_shared(ports, issuer).await;
         }
