@@ -171,14 +171,24 @@ fn millis(value: Option<u64>, default: Duration, max: u64, path: &str, errors: &
     }
 }
 
+/// [`millis`] for a duration that must not be zero.
+fn positive_millis(
+    value: Option<u64>,
+    default: Duration,
+    max: u64,
+    path: &str,
+    errors: &mut Errors,
+) -> Duration {
+    if value == Some(0) {
+        errors.push(path, "must be at least 1");
+    }
+    millis(value, default, max, path, errors)
+}
+
 fn check_timeouts(raw: Option<&RawTimeouts>, default: Timeouts, base: &str, errors: &mut Errors) -> Timeouts {
     let Some(raw) = raw else { return default };
     let mut timeout = |value: Option<u64>, default: Duration, field: &str| {
-        let path = format!("{base}.{field}");
-        if value == Some(0) {
-            errors.push(&path, "must be at least 1");
-        }
-        millis(value, default, MAX_TIMEOUT_MS, &path, errors)
+        positive_millis(value, default, MAX_TIMEOUT_MS, &format!("{base}.{field}"), errors)
     };
     let connect = timeout(raw.connect_ms, default.connect, "connect_ms");
     let response = timeout(raw.response_ms, default.response, "response_ms");

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use http::HeaderName;
 
-use super::{Errors, NAME_RULE, check_methods, is_name, key_path, millis};
+use super::{Errors, NAME_RULE, check_methods, is_name, key_path, positive_millis};
 use crate::auth::{IssuerPolicy, IssuerPolicySpec, Jwks};
 use crate::config::auth::{
     ApiKeySettings, AuthRule, AuthSettings, ClaimRule, ClaimTest, IdentityHeaders, Issuer, JwksCacheSettings,
@@ -136,11 +136,7 @@ fn check_fetch_url(url: &str, path: &str, errors: &mut Errors) -> Option<String>
 fn check_jwks_cache(raw: &RawJwksCache, base: &str, errors: &mut Errors) -> JwksCacheSettings {
     let default = JwksCacheSettings::default();
     let mut field = |value: Option<u64>, default: Duration, name: &str, max: u64| {
-        let path = format!("{base}.{name}");
-        if value == Some(0) {
-            errors.push(&path, "must be at least 1");
-        }
-        millis(value, default, max, &path, errors)
+        positive_millis(value, default, max, &format!("{base}.{name}"), errors)
     };
     let settings = JwksCacheSettings {
         min_ttl: field(raw.min_ttl_ms, default.min_ttl, "min_ttl_ms", MAX_CACHE_MS),
@@ -175,11 +171,13 @@ fn check_api_keys(raw: &RawApiKeys, errors: &mut Errors) -> ApiKeySettings {
     if raw.query.as_deref().is_some_and(|q| q.is_empty() || q.contains(['&', '=', '#'])) {
         errors.push("$.auth.api_keys.query", "must be a non-empty parameter name without '&', '=' or '#'");
     }
-    if raw.cache_ttl_ms == Some(0) {
-        errors.push("$.auth.api_keys.cache_ttl_ms", "must be at least 1");
-    }
-    let cache_ttl =
-        millis(raw.cache_ttl_ms, default.cache_ttl, 3_600_000, "$.auth.api_keys.cache_ttl_ms", errors);
+    let cache_ttl = positive_millis(
+        raw.cache_ttl_ms,
+        default.cache_ttl,
+        3_600_000,
+        "$.auth.api_keys.cache_ttl_ms",
+        errors,
+    );
     ApiKeySettings { header, query: raw.query.clone(), cache_ttl }
 }
 
