@@ -8,6 +8,7 @@
 //! tags and its path (for purges); the header never reaches a client. A route's `ttl_s` and
 //! default `stale-*` windows change only the headers the policy reads, never what clients see.
 
+use std::borrow::Cow;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -147,8 +148,17 @@ impl<S> Entry<S> {
     }
 
     /// The metadata the policy reads: the route's TTL and default stale windows applied.
-    pub fn policy_view(&self, cache: &RouteCache) -> StoredMeta {
-        StoredMeta { headers: policy_headers(&self.stored.headers, cache), ..self.stored.clone() }
+    /// Borrowed when the route changes nothing (no copy on the hit path).
+    pub fn policy_view(&self, cache: &RouteCache) -> Cow<'_, StoredMeta> {
+        match policy_headers(&self.stored.headers, cache) {
+            Cow::Borrowed(_) => Cow::Borrowed(&self.stored),
+            Cow::Owned(headers) => Cow::Owned(StoredMeta {
+                status: self.stored.status,
+                headers,
+                request_time: self.stored.request_time,
+                response_time: self.stored.response_time,
+            }),
+        }
     }
 
     /// The response for a client: stored headers, `Age`, this cache's `Cache-Status`.
@@ -188,9 +198,9 @@ pub async fn lookup<P: Ports>(ports: &P, key: &str) -> Option<Entry<P::Stream>> 
 /// The headers the policy reads: `ttl_s` replaces `max-age`/`s-maxage` (as `max-age`, so the
 /// stale windows still apply); default `stale-while-revalidate`/`stale-if-error` are added
 /// when the origin gave none.
-pub fn policy_headers(headers: &HeaderMap, cache: &RouteCache) -> HeaderMap {
+pub fn policy_headers<'h>(headers: &'h HeaderMap, cache: &RouteCache) -> Cow<'h, HeaderMap> {
     if cache.ttl.is_none() && cache.stale_while_revalidate.is_none() && cache.stale_if_error.is_none() {
-        return headers.clone();
+        return Cow::Borrowed(headers);
     }
     let given = CacheControl::from_headers(headers);
     let mut members: Vec<String> = headers
@@ -222,9 +232,9 @@ pub fn policy_headers(headers: &HeaderMap, cache: &RouteCache) -> HeaderMap {
         Ok(value) => {
             view.insert(CACHE_CONTROL, value);
         }
-        Err(_) => return headers.clone(),
+        Err(_) => return Cow::Borrowed(headers),
     }
-    view
+    Cow::Owned(view)
 }
 
 /// Stores a response from the origin when the policy allows, returning what the client gets
