@@ -34,6 +34,9 @@ pub enum GatewayError {
     /// The request is malformed (bad host, dot segments, bad header).
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// A method the gateway never forwards (`TRACE`, `CONNECT`).
+    #[error("method {0} is not supported by the gateway")]
+    MethodNotImplemented(Method),
     /// The declared body is larger than the configured limit.
     #[error("request body of {length} bytes exceeds the limit of {limit}")]
     PayloadTooLarge {
@@ -121,6 +124,7 @@ impl GatewayError {
             GatewayError::RouteNotFound
             | GatewayError::MethodNotAllowed { .. }
             | GatewayError::BadRequest(_)
+            | GatewayError::MethodNotImplemented(_)
             | GatewayError::PayloadTooLarge { .. }
             | GatewayError::UriTooLong { .. }
             | GatewayError::HeadersTooLarge { .. }
@@ -148,6 +152,7 @@ impl GatewayError {
             GatewayError::RouteNotFound => StatusCode::NOT_FOUND,
             GatewayError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             GatewayError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            GatewayError::MethodNotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             GatewayError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             GatewayError::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
             GatewayError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -189,6 +194,7 @@ impl GatewayError {
             GatewayError::RouteNotFound => "route-not-found",
             GatewayError::MethodNotAllowed { .. } => "method-not-allowed",
             GatewayError::BadRequest(_) => "bad-request",
+            GatewayError::MethodNotImplemented(_) => "method-not-implemented",
             GatewayError::PayloadTooLarge { .. } => "payload-too-large",
             GatewayError::UriTooLong { .. } => "uri-too-long",
             GatewayError::HeadersTooLarge { .. } => "headers-too-large",

@@ -1,7 +1,9 @@
 //! What the origin shield receives, and what the client gets back.
 //!
 //! The gateway is the first hop it trusts: client-sent `X-Forwarded-*` and `Forwarded` are
-//! dropped and rewritten from what the platform says about the connection; hop-by-hop headers
+//! dropped and rewritten from what the platform says about the connection, and every other
+//! header a client could use to lie about itself or redirect the origin ([`SPOOFABLE`]) is
+//! dropped in every spelling; hop-by-hop headers
 //! (RFC 9110 §7.6.1, plus any named in `Connection`) are removed in both directions; `Via`, a
 //! request id and a W3C `traceparent` are set. Pure functions over header maps: no I/O here.
 
@@ -28,7 +30,6 @@ pub const VIA_PSEUDONYM: &str = "edge-gateway";
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
-const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 const FORWARDED: HeaderName = HeaderName::from_static("forwarded");
 
 /// Hop-by-hop headers, always removed (RFC 9110 §7.6.1 and their common non-standard kin).
@@ -43,6 +44,41 @@ const HOP_BY_HOP: [&str; 9] = [
     "transfer-encoding",
     "upgrade",
 ];
+
+/// Request headers a client may never send upstream, in any spelling: forwarding facts the
+/// gateway sets itself, client-address headers other proxies trust, URL and method override
+/// hints that make origins serve another resource or method than the one routed and
+/// authorised, and the gateway's own cache-scope header. Compared in canonical spelling
+/// (lower-case, `_` read as `-`: CGI-style stacks map both to one variable).
+const SPOOFABLE: [&str; 19] = [
+    "forwarded",
+    "x-real-ip",
+    "cf-connecting-ip",
+    "true-client-ip",
+    "x-client-ip",
+    "x-cluster-client-ip",
+    "client-ip",
+    "fastly-client-ip",
+    "x-original-url",
+    "x-original-uri",
+    "x-rewrite-url",
+    "x-override-url",
+    "x-original-host",
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+    "x-original-method",
+    "x-host",
+    "x-edge-cache-scope",
+];
+
+/// Every `x-forwarded-*` header is the gateway's to set.
+const FORWARDED_PREFIX: &str = "x-forwarded-";
+
+/// Tells the shield which route a request came through and whether it was authenticated, so
+/// its cache never serves one route's or one identity's answer to another (see
+/// `docs/security.md`). Set by the gateway only: any client copy is removed first.
+pub const CACHE_SCOPE: HeaderName = HeaderName::from_static("x-edge-cache-scope");
 
 /// Facts about the client connection, from the platform, never from client headers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,9 +118,9 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
 pub fn upstream_headers(incoming: &HeaderMap, facts: &ForwardFacts<'_>) -> HeaderMap {
     let mut headers = incoming.clone();
     strip_hop_by_hop(&mut headers);
-    for name in [X_FORWARDED_FOR, X_FORWARDED_PROTO, X_FORWARDED_HOST, X_REAL_IP, FORWARDED] {
-        headers.remove(name);
-    }
+    strip_spellings(&mut headers, |canonical| {
+        canonical.starts_with(FORWARDED_PREFIX) || SPOOFABLE.contains(&canonical)
+    });
     headers.remove(http::header::HOST);
     let proto = HeaderValue::from_str(facts.proto).unwrap_or(HeaderValue::from_static("https"));
     headers.insert(X_FORWARDED_PROTO, proto);
@@ -101,6 +137,28 @@ pub fn upstream_headers(incoming: &HeaderMap, facts: &ForwardFacts<'_>) -> Heade
     }
     facts.trace.write_to(&mut headers);
     headers
+}
+
+/// Removes every header whose canonical spelling (lower-case, `_` read as `-`) `matches`.
+pub fn strip_spellings(headers: &mut HeaderMap, matches: impl Fn(&str) -> bool) {
+    let doomed: Vec<HeaderName> =
+        headers.keys().filter(|name| matches(&canonical(name.as_str()))).cloned().collect();
+    for name in doomed {
+        headers.remove(name);
+    }
+}
+
+/// A header name's canonical spelling: lower-case (as [`HeaderName`] already is), `_` as `-`.
+pub fn canonical(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.contains('_') { name.replace('_', "-").into() } else { name.into() }
+}
+
+/// Sets [`CACHE_SCOPE`] for a request through `route`, authenticated or not.
+pub fn set_cache_scope(headers: &mut HeaderMap, route: &str, authenticated: bool) {
+    let value = format!("route={route}; auth={}", u8::from(authenticated));
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        headers.insert(CACHE_SCOPE, value);
+    }
 }
 
 /// Cleans a shield response for the client and labels it.

@@ -29,6 +29,7 @@ pub mod forward;
 pub mod geo;
 pub mod limits;
 pub mod live;
+pub mod normalize;
 pub mod pipeline;
 pub mod ports;
 pub mod problem;

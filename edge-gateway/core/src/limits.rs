@@ -1,14 +1,17 @@
-//! Request sanity checks that run before routing: sizes, framing, path safety, loops.
+//! Request sanity checks that run before routing: sizes, framing, loops, and the one
+//! normalisation of path and method ([`crate::normalize`]).
 //!
 //! A request that fails here never reaches a route or an upstream. Pure: the request head and
-//! the settings in, the first violation out.
+//! the settings in, the first violation out (or the normalised head).
 
+use http::Uri;
 use http::header::{CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use http::request::Parts;
+use http::uri::PathAndQuery;
 
 use crate::config::Settings;
 use crate::error::GatewayError;
-use crate::forward;
+use crate::{forward, normalize};
 
 /// Checks the request head against the configured limits and basic safety rules.
 pub fn check(head: &Parts, settings: &Settings) -> Result<(), GatewayError> {
@@ -31,9 +34,29 @@ pub fn check(head: &Parts, settings: &Settings) -> Result<(), GatewayError> {
     if host(head).is_none() {
         return Err(GatewayError::BadRequest("missing or invalid Host".into()));
     }
-    if has_dot_segment(head.uri.path()) {
-        return Err(GatewayError::BadRequest("path contains a '.' or '..' segment".into()));
+    Ok(())
+}
+
+/// Checks the method and replaces the path by its normal form, so that routing, the cache key
+/// and the forwarded path all see the same resource. The query is kept as received.
+pub fn normalize(head: &mut Parts) -> Result<(), GatewayError> {
+    normalize::method(&head.method).map_err(|e| GatewayError::BadRequest(e.to_string()))?;
+    if normalize::is_refused_method(&head.method) {
+        return Err(GatewayError::MethodNotImplemented(head.method.clone()));
     }
+    let path = normalize::path(head.uri.path()).map_err(|e| GatewayError::BadRequest(e.to_string()))?;
+    if path == head.uri.path() {
+        return Ok(());
+    }
+    let target = match head.uri.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path.into_owned(),
+    };
+    let mut parts = head.uri.clone().into_parts();
+    parts.path_and_query = Some(
+        PathAndQuery::try_from(target).map_err(|e| GatewayError::BadRequest(format!("invalid path: {e}")))?,
+    );
+    head.uri = Uri::from_parts(parts).map_err(|e| GatewayError::BadRequest(format!("invalid URI: {e}")))?;
     Ok(())
 }
 
@@ -74,13 +97,4 @@ pub fn host(head: &Parts) -> Option<&str> {
         && host.len() <= 261
         && host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
     valid.then_some(host)
-}
-
-/// True for paths with `.` or `..` segments, literal or percent-encoded, which origins would
-/// resolve differently from the router.
-fn has_dot_segment(path: &str) -> bool {
-    path.split('/').any(|segment| {
-        let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
-        decoded == "." || decoded == ".."
-    })
 }

@@ -117,7 +117,7 @@ impl LiveConfig {
         match outcome {
             Ok(Refresh::Unchanged) => state.last_error = None,
             Ok(Refresh::Fallback(loaded, reason)) => {
-                log.log(
+                log.record(
                     Level::Warn,
                     &format!("routes: serving last-good version {}: {reason}", loaded.version),
                 );
@@ -126,7 +126,7 @@ impl LiveConfig {
             }
             Ok(Refresh::New(loaded)) => {
                 let previous = state.loaded.as_ref().map_or("none", |l| l.version.as_str());
-                log.log(
+                log.record(
                     Level::Info,
                     &format!("routes: switched from version {previous} to {}", loaded.version),
                 );
@@ -135,11 +135,11 @@ impl LiveConfig {
             }
             Err(reason) => {
                 match &state.loaded {
-                    Some(kept) => log.log(
+                    Some(kept) => log.record(
                         Level::Warn,
                         &format!("routes: keeping last-known-good version {}: {reason}", kept.version),
                     ),
-                    None => log.log(Level::Error, &format!("routes: no valid config to serve: {reason}")),
+                    None => log.record(Level::Error, &format!("routes: no valid config to serve: {reason}")),
                 }
                 state.last_error = Some(reason);
             }

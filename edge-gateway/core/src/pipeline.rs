@@ -110,7 +110,7 @@ impl Gateway {
             Ok(served) => served,
             Err(error) => {
                 let level = if error.status().is_server_error() { Level::Error } else { Level::Info };
-                ports.log().log(level, &format!("request {} refused: {error}", ids.request_id));
+                ports.log().record(level, &format!("request {} refused: {error}", ids.request_id));
                 (problem::respond(&error, &ids.request_id), None)
             }
         }
@@ -124,8 +124,9 @@ impl Gateway {
         ids: &RequestIds,
     ) -> Result<(Response<Body<P::Stream>>, Option<Deferred>), GatewayError> {
         let config = self.live.current(ports).await?;
-        let (head, body) = request.into_parts();
+        let (mut head, body) = request.into_parts();
         limits::check(&head, &config.settings)?;
+        limits::normalize(&mut head)?;
         if let Some(response) = purge::endpoint(ports, &self.stamps, &config, &head).await {
             return response.map(|r| (r, None));
         }
@@ -220,6 +221,7 @@ async fn forward_with_failover<P: Ports>(
         matched.route.auth.as_ref(),
         &outgoing.identity,
     );
+    forward::set_cache_scope(&mut headers, &matched.route.id, matched.route.auth.is_some());
     let path = forward::edit_path(&matched.route.path_edit, head.uri.path(), &matched.params);
     let replayable = body.is_empty();
     if replayable {
@@ -247,7 +249,7 @@ async fn forward_with_failover<P: Ports>(
             Ok(response) => GatewayError::UpstreamProtocol(format!("status {}", response.status())),
             Err(error) => upstream_error(error),
         };
-        ports.log().log(
+        ports.log().record(
             Level::Warn,
             &format!(
                 "request {}: region {} failed (attempt {}): {error}",

@@ -77,8 +77,27 @@ pub enum Level {
 
 /// Where the core's log lines go (console on Workers, stderr on Spin).
 pub trait Log {
-    /// Writes one line.
+    /// Writes one line as given. The core calls [`Log::record`] instead.
     fn log(&self, level: Level, message: &str);
+
+    /// Writes one line with every control character escaped (`\n` becomes `\\n`), so a
+    /// client-controlled field (a token's `kid`, a path, a header) cannot forge log lines. The
+    /// only way the core logs.
+    fn record(&self, level: Level, message: &str) {
+        self.log(level, &escape_controls(message));
+    }
+}
+
+/// `text` with control characters written as Rust escapes; borrowed when there are none.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() { out.extend(c.escape_default()) } else { out.push(c) }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Time limits for one upstream attempt.

@@ -11,8 +11,15 @@
 //!    methods and equal priority are a config error.
 //!
 //! When some route matches the path but none allows the method, the answer is 405 with the
-//! union of the allowed methods (`HEAD` is allowed wherever `GET` is). Matching is on the raw,
-//! still percent-encoded path; parameters are returned raw. It never rewrites anything.
+//! union of the allowed methods (`HEAD` is allowed wherever `GET` is).
+//!
+//! **A prefix covers its base**: `/admin/{*rest}` also matches `/admin` and `/admin/` (with
+//! an empty `rest`) unless another route on the same host names that path, so an auth policy
+//! on a prefix protects the prefix itself. Validation refuses an open route that would carve a
+//! path out of a protected prefix (see `config/validate/exposure.rs`).
+//!
+//! Matching is on the path as normalised by [`crate::normalize`] (the pipeline does that
+//! first); parameters are returned as they appear in it. It never rewrites anything.
 
 use std::collections::HashMap;
 
@@ -78,6 +85,14 @@ impl Router {
                     conflicts.push(Conflict { route: index, reason });
                 }
             }
+        }
+        for table in router
+            .exact
+            .values_mut()
+            .chain(router.suffixes.iter_mut().map(|(_, t)| t))
+            .chain(router.any.as_mut())
+        {
+            table.cover_bases();
         }
         router.suffixes.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
         if conflicts.is_empty() { Ok(router) } else { Err(conflicts) }
@@ -161,6 +176,34 @@ impl HostTable {
         self.group_of_pattern.insert(route.path.clone(), group);
         Ok(())
     }
+}
+
+impl HostTable {
+    /// Lets each prefix pattern `/p/{*rest}` serve its base `/p` and `/p/` too (with an empty
+    /// `rest`), unless a route names that path itself: an auth policy on a prefix protects the
+    /// prefix. Runs after every route of the table is inserted.
+    fn cover_bases(&mut self) {
+        let mut bases: Vec<(String, usize)> = Vec::new();
+        for (pattern, &group) in &self.group_of_pattern {
+            let Some(base) = prefix_base(pattern) else { continue };
+            for path in [base.to_owned(), format!("{base}/")] {
+                if !path.is_empty() && !self.group_of_pattern.contains_key(&path) {
+                    bases.push((path, group));
+                }
+            }
+        }
+        bases.sort();
+        for (path, group) in bases {
+            // A conflict means another pattern already matches this path: it keeps it.
+            let _ = self.paths.insert(path, group);
+        }
+    }
+}
+
+/// The base of a prefix pattern: `/admin` for `/admin/{*rest}`; `None` for other patterns.
+pub fn prefix_base(pattern: &str) -> Option<&str> {
+    let (base, last) = pattern.rsplit_once('/')?;
+    (last.starts_with("{*") && last.ends_with('}') && !base.contains('{')).then_some(base)
 }
 
 /// Two routes in one group clash when they share a priority and could serve the same method.

@@ -211,3 +211,45 @@ fn message_counts_errors_and_lists_paths() {
     assert!(text.starts_with("2 errors in routes document"), "{text}");
     assert!(text.contains("\n  $.routes[0].path: must start with '/'"), "{text}");
 }
+
+/// Regression (issue 9, findings 3 and 4): an open route may not open a hole in a protected
+/// prefix, nor forward to the same pool paths that a protected route protects.
+#[test]
+fn open_routes_cannot_reach_what_a_protected_route_protects() {
+    let protected = r#"{"id":"orders","path":"/orders/{*rest}","pool":"api","auth":{"api_key":true}}"#;
+    let refused = [
+        (r#"{"id":"hole","path":"/orders","pool":"api"}"#, "$.routes[1]: open route `hole` serves `/orders`"),
+        (r#"{"id":"hole","path":"/orders/health","pool":"api"}"#, "$.routes[1]: open route `hole` serves"),
+        (
+            r#"{"id":"all","path":"/api/{*rest}","pool":"api","strip_prefix":"/api"}"#,
+            "$.routes[1]: open route `all` forwards to the same pool paths under `/`",
+        ),
+        (
+            r#"{"id":"rw","path":"/legacy/{*rest}","pool":"api","rewrite":"/orders/{rest}"}"#,
+            "$.routes[1]: open route `rw` forwards",
+        ),
+        (
+            r#"{"id":"other-host","hosts":["a.example.com"],"path":"/{*rest}","pool":"api"}"#,
+            "$.routes[1]: open route `other-host` forwards",
+        ),
+    ];
+    for (open, expected) in refused {
+        let errors = errors(&minimal(&format!("[{protected},{open}]")));
+        assert!(errors.iter().any(|e| e.starts_with(expected)), "{open}: {errors:?}");
+    }
+    let accepted = [
+        // Same hosts, paths forwarded as they are: the router sends /orders/* to `orders`.
+        r#"{"id":"all","path":"/{*rest}","pool":"api"}"#,
+        // Same pattern, other methods: a deliberate split (open reads, protected writes).
+        r#"{"id":"reads","path":"/orders/{*rest}","methods":["GET"],"pool":"api","priority":1}"#,
+        r#"{"id":"api","path":"/api/{*rest}","pool":"api"}"#,
+    ];
+    for open in accepted {
+        let doc = minimal(&format!("[{protected},{open}]"));
+        assert!(
+            Config::from_json(doc.as_bytes()).is_ok(),
+            "{open}: {:?}",
+            Config::from_json(doc.as_bytes()).err()
+        );
+    }
+}

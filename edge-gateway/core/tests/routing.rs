@@ -21,7 +21,9 @@ const ROUTES: &str = r#"{
     {"id":"any-files",    "path":"/files/{*path}", "pool":"p"},
     {"id":"any-post-low", "methods":["POST"], "path":"/submit", "pool":"p"},
     {"id":"any-post-high","methods":["POST"], "path":"/submit", "pool":"p", "priority": 10},
-    {"id":"any-get",      "hosts":["*"], "methods":["GET"], "path":"/submit", "pool":"p"}
+    {"id":"any-get",      "hosts":["*"], "methods":["GET"], "path":"/submit", "pool":"p"},
+    {"id":"docs",         "path":"/docs/{*rest}", "pool":"p"},
+    {"id":"docs-root",    "methods":["GET"], "path":"/docs", "pool":"p"}
   ]
 }"#;
 
@@ -53,7 +55,14 @@ fn precedence_table() {
         ("a.example.com", "HEAD", "/health", Want::Route("wild-health")),
         ("a.example.com", "POST", "/health", Want::NotAllowed("GET, HEAD")),
         ("other.org", "GET", "/files/a/b/c.txt", Want::Route("any-files")),
-        ("other.org", "GET", "/files/", Want::NotFound),
+        // Regression (issue 9, finding 3): a prefix covers its base, with and without `/`.
+        ("other.org", "GET", "/files/", Want::Route("any-files")),
+        ("other.org", "GET", "/files", Want::Route("any-files")),
+        ("other.org", "GET", "/filesx", Want::NotFound),
+        // A route naming the base itself keeps it; the other spelling stays with the prefix.
+        ("other.org", "GET", "/docs", Want::Route("docs-root")),
+        ("other.org", "GET", "/docs/", Want::Route("docs")),
+        ("other.org", "POST", "/docs/a", Want::Route("docs")),
         ("other.org", "POST", "/submit", Want::Route("any-post-high")),
         ("other.org", "GET", "/submit", Want::Route("any-get")),
         ("other.org", "DELETE", "/submit", Want::NotAllowed("GET, HEAD, POST")),

@@ -177,16 +177,32 @@ fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 }
 
 /// The API key the request presents, from the configured header or query parameter.
-pub fn api_key<'h>(head: &'h Parts, settings: &ApiKeySettings) -> Option<&'h str> {
-    if let Some(value) = head.headers.get(&settings.header) {
-        return Some(value.to_str().unwrap_or_default().trim());
+///
+/// More than one key is malformed, however it is sent: the header twice (Spin keeps both
+/// lines), one header holding a list (Workers joins repeated lines with `, `), or header and
+/// query parameter together, or the parameter twice. Refusing is the only answer that is the
+/// same on every runtime.
+pub fn api_key<'h>(head: &'h Parts, settings: &ApiKeySettings) -> Presented<'h> {
+    let in_query: Vec<&str> = match (settings.query.as_deref(), head.uri.query()) {
+        (Some(param), Some(query)) => query_params(query, param).collect(),
+        _ => Vec::new(),
+    };
+    let header = single(&head.headers, &settings.header);
+    match (header, in_query.as_slice()) {
+        (None, []) => Presented::Nothing,
+        (None, [key]) => non_empty(key),
+        (Some(Some(value)), []) if !value.contains(',') => non_empty(value.trim()),
+        _ => Presented::Malformed,
     }
-    let param = settings.query.as_deref()?;
-    query_param(head.uri.query()?, param)
 }
 
-fn query_param<'q>(query: &'q str, name: &str) -> Option<&'q str> {
-    query.split('&').filter_map(|pair| pair.split_once('=')).find(|(key, _)| *key == name).map(|(_, v)| v)
+fn query_params<'q>(query: &'q str, name: &str) -> impl Iterator<Item = &'q str> {
+    let name = name.to_owned();
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .filter(move |(key, _)| *key == name)
+        .map(|(_, v)| v)
 }
 
 /// `query` without any `name=` parameter; `None` when nothing is left.

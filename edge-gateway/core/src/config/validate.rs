@@ -12,6 +12,7 @@ use serde_json::Value;
 
 mod auth;
 mod cache;
+mod exposure;
 
 use super::auth::AuthSettings;
 use super::raw::{RawAuth, RawPool, RawRegion, RawRoute, RawSettings, RawTimeouts};
@@ -107,6 +108,7 @@ pub(super) fn validate(json: &[u8]) -> Result<Config, ConfigErrors> {
     let regions = check_regions(&regions, &mut errors);
     let pools = check_pools(&pools, &regions, &mut errors);
     let routes = check_routes(&routes, &pools, &settings, &auth, &mut errors);
+    exposure::check(&routes, &mut errors);
     let router = build_router(&routes, &mut errors);
     if !errors.0.is_empty() {
         return Err(ConfigErrors(errors.0));

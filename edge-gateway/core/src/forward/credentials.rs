@@ -1,15 +1,18 @@
 //! What the origin learns about the caller: identity headers in, credentials out.
 //!
-//! On every route, client-sent copies of the identity headers are removed, so an origin can
-//! trust them. On an authenticated route, the gateway then sets them from the verified
-//! identity, removes `Authorization` unless the route forwards it, and removes the API key
-//! (header and query parameter) so the plain key never leaves the edge. Pure header editing.
+//! On every route, client-sent copies of the identity headers are removed in every spelling
+//! (`x_auth_subject` too: CGI-style stacks read it as `X-Auth-Subject`), and so is the API key
+//! (header in every spelling, and query parameter), so the plain key never leaves the edge and
+//! an origin can trust the identity headers. On an authenticated route, the gateway then sets
+//! them from the verified identity and removes `Authorization` unless the route forwards it.
+//! Pure header editing.
 
 use http::HeaderMap;
 use http::header::AUTHORIZATION;
 
 use crate::auth::identity::{self, Identity};
 use crate::config::auth::{AuthSettings, RouteAuth};
+use crate::forward::{canonical, strip_spellings};
 
 /// Edits the upstream `headers` for `identity` and returns the query to forward.
 pub fn apply(
@@ -19,19 +22,16 @@ pub fn apply(
     route: Option<&RouteAuth>,
     identity: &Identity,
 ) -> Option<String> {
-    for name in settings.identity_headers.all() {
-        headers.remove(name);
-    }
-    let Some(route) = route else { return query.map(str::to_owned) };
+    let identity_names = settings.identity_headers.all().map(|name| canonical(name.as_str()));
+    let key_header = canonical(settings.api_keys.header.as_str());
+    strip_spellings(headers, |name| name == key_header || identity_names.contains(&name.into()));
+    let query = match (&settings.api_keys.query, query) {
+        (Some(param), Some(q)) => identity::without_param(q, param),
+        (_, query) => query.map(str::to_owned),
+    };
+    let Some(route) = route else { return query };
     if !route.forward_authorization {
         headers.remove(AUTHORIZATION);
-    }
-    let mut query = query.map(str::to_owned);
-    if route.api_key {
-        headers.remove(&settings.api_keys.header);
-        if let (Some(param), Some(q)) = (&settings.api_keys.query, &query) {
-            query = identity::without_param(q, param);
-        }
     }
     for (name, value) in identity.headers(&settings.identity_headers) {
         headers.insert(name, value);

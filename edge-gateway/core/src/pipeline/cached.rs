@@ -156,7 +156,7 @@ impl Gateway {
         if let Err(error) =
             revalidate(ports, &cx, outgoing, entry, &deferred.key, &deferred.path, false).await
         {
-            ports.log().log(Level::Warn, &format!("edge cache: background revalidation failed: {error}"));
+            ports.log().record(Level::Warn, &format!("edge cache: background revalidation failed: {error}"));
         }
     }
 }
@@ -273,7 +273,7 @@ async fn revalidate<P: Ports>(
             Ok(served(refreshed, cx.ids))
         }
         Ok(response) if may_serve_if_error && is_stale_if_error_status(response.status()) => {
-            ports.log().log(
+            ports.log().record(
                 Level::Warn,
                 &format!("edge cache: serving stale for {path}: origin answered {}", response.status()),
             );
@@ -284,7 +284,7 @@ async fn revalidate<P: Ports>(
             Ok(fill.store(ports, cx, response, Forward::Stale, status).await)
         }
         Err(error) if may_serve_if_error => {
-            ports.log().log(Level::Warn, &format!("edge cache: serving stale for {path}: {error}"));
+            ports.log().record(Level::Warn, &format!("edge cache: serving stale for {path}: {error}"));
             Ok(served(entry.respond(now, &stale(None)), cx.ids))
         }
         Err(error) => Err(error),

@@ -69,18 +69,20 @@ async fn purge<P: Ports>(
         Ok(Some(bytes)) => serde_json::from_slice(&bytes).unwrap_or_default(),
         Ok(None) => PurgeStamps::default(),
         Err(e) => {
-            ports.log().log(Level::Error, &format!("purge: reading `{PURGE_KEY}` failed: {e}"));
+            ports.log().record(Level::Error, &format!("purge: reading `{PURGE_KEY}` failed: {e}"));
             return Err(GatewayError::Internal);
         }
     };
     current.apply(&request, now);
     let document = serde_json::to_vec(&current).unwrap_or_default();
     if let Err(e) = ports.kv().put(PURGE_KEY, &document, None).await {
-        ports.log().log(Level::Error, &format!("purge: writing `{PURGE_KEY}` failed: {e}"));
+        ports.log().record(Level::Error, &format!("purge: writing `{PURGE_KEY}` failed: {e}"));
         return Err(GatewayError::Internal);
     }
     stamps.invalidate();
-    ports.log().log(Level::Info, &format!("purge: {}", serde_json::to_string(&request).unwrap_or_default()));
+    ports
+        .log()
+        .record(Level::Info, &format!("purge: {}", serde_json::to_string(&request).unwrap_or_default()));
     let shields = match ports.shield_purge_secret().filter(|s| !s.is_empty()) {
         Some(shield_secret) => purge_shields(ports, config, &request, &shield_secret).await,
         None => serde_json::Map::new(),
@@ -132,7 +134,7 @@ async fn purge_shields<P: Ports>(
             }
         }
         if outcome != "purged" {
-            ports.log().log(Level::Warn, &format!("purge: shield {}: {outcome}", region.name));
+            ports.log().record(Level::Warn, &format!("purge: shield {}: {outcome}", region.name));
         }
         outcomes.insert(region.name.clone(), serde_json::Value::String(outcome));
     }

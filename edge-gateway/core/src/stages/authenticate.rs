@@ -53,9 +53,19 @@ impl Authenticator {
             Presented::Token(token) => self.verify_token(ports, config, policy, token).await?,
             Presented::Malformed => return Err(invalid_token("malformed credentials")),
             Presented::Nothing => {
-                match policy.api_key.then(|| identity::api_key(head, &config.auth.api_keys)).flatten() {
-                    Some(key) => self.check_api_key(ports, &config.auth.api_keys, key).await?,
-                    None => {
+                let key = if policy.api_key {
+                    identity::api_key(head, &config.auth.api_keys)
+                } else {
+                    Presented::Nothing
+                };
+                match key {
+                    Presented::Token(key) => self.check_api_key(ports, &config.auth.api_keys, key).await?,
+                    Presented::Malformed => {
+                        return Err(GatewayError::Unauthorized(Unauthorized::InvalidApiKey(
+                            "more than one API key, or an empty one".into(),
+                        )));
+                    }
+                    Presented::Nothing => {
                         return Err(GatewayError::Unauthorized(Unauthorized::Missing {
                             bearer: !policy.issuers.is_empty(),
                         }));

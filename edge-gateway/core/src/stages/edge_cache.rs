@@ -178,7 +178,9 @@ pub async fn lookup<P: Ports>(ports: &P, key: &str) -> Option<Entry<P::Stream>> 
     let response = match ports.cache().get(key).await {
         Ok(response) => response?,
         Err(error) => {
-            ports.log().log(Level::Warn, &format!("edge cache: lookup failed, serving as a miss: {error}"));
+            ports
+                .log()
+                .record(Level::Warn, &format!("edge cache: lookup failed, serving as a miss: {error}"));
             return None;
         }
     };

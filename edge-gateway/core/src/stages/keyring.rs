@@ -168,7 +168,7 @@ impl Keyring {
         let Ok(shared) = serde_json::from_slice::<SharedKeySet>(&bytes) else {
             ports
                 .log()
-                .log(Level::Warn, &format!("auth: issuer {}: ignoring unreadable `{key}`", issuer.name));
+                .record(Level::Warn, &format!("auth: issuer {}: ignoring unreadable `{key}`", issuer.name));
             return;
         };
         if shared.source != source_id(issuer) {
@@ -210,7 +210,7 @@ impl Keyring {
             Err(reason) => match current.filter(|set| set.usable(now)) {
                 Some(set) => {
                     if set.is_stale(now) {
-                        ports.log().log(
+                        ports.log().record(
                             Level::Warn,
                             &format!(
                                 "auth: issuer {}: serving stale keys (fetched {} s ago, stale for at most {} s more): {reason}",
@@ -220,12 +220,12 @@ impl Keyring {
                             ),
                         );
                     } else {
-                        ports.log().log(Level::Warn, &format!("auth: issuer {}: {reason}", issuer.name));
+                        ports.log().record(Level::Warn, &format!("auth: issuer {}: {reason}", issuer.name));
                     }
                     Ok(set.jwks)
                 }
                 None => {
-                    ports.log().log(
+                    ports.log().record(
                         Level::Error,
                         &format!("auth: issuer {}: no usable keys: {reason}", issuer.name),
                     );
@@ -272,7 +272,7 @@ async fn fetch_set<P: Ports>(
         return Err(format!("{uri}: no usable key ({} skipped)", parsed.skipped.len()));
     }
     if !parsed.skipped.is_empty() {
-        ports.log().log(
+        ports.log().record(
             Level::Info,
             &format!(
                 "auth: issuer {}: {} unusable key(s) in {uri} skipped",
@@ -314,7 +314,7 @@ async fn share<P: Ports>(ports: &P, issuer: &Issuer, shared: &SharedKeySet) {
     let value = serde_json::to_vec(shared).unwrap_or_default();
     let keep = Duration::from_millis(shared.ttl_ms) + issuer.jwks_cache.max_stale;
     if let Err(e) = ports.kv().put(&key, &value, Some(keep)).await {
-        ports.log().log(Level::Warn, &format!("auth: issuer {}: could not share keys: {e}", issuer.name));
+        ports.log().record(Level::Warn, &format!("auth: issuer {}: could not share keys: {e}", issuer.name));
     }
 }
 

@@ -236,7 +236,21 @@ pub(super) fn check_route_auth(
             Some(index) if issuers.contains(&index) => {
                 errors.push(path, format!("issuer `{name}` listed twice"))
             }
-            Some(index) => issuers.push(index),
+            Some(index) => {
+                let iss = auth.settings.issuers[index].policy.issuer();
+                if let Some(&other) =
+                    issuers.iter().find(|&&o| auth.settings.issuers[o].policy.issuer() == iss)
+                {
+                    let other = &auth.settings.issuers[other].name;
+                    errors.push(
+                        path,
+                        format!(
+                            "issuers `{other}` and `{name}` both have `iss` `{iss}`: a token names only its `iss`, so the gateway could not tell which keys to check; give the route one of them"
+                        ),
+                    );
+                }
+                issuers.push(index);
+            }
             None if auth.declared.contains(name) => {} // its own errors are reported
             None => errors.push(path, format!("unknown issuer `{name}`")),
         }
