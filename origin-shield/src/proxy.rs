@@ -182,7 +182,7 @@ impl ProxyHttp for ShieldProxy {
         let req = session.req_header();
         let authority = key::authority(&req.headers, &self.origin_authority, self.preserve_host);
         let path_and_query = req.uri.path_and_query().map_or("/", |p| p.as_str());
-        Ok(key::primary(authority, path_and_query))
+        Ok(key::primary(authority, path_and_query, key::scope(&req.headers).as_ref()))
     }
 
     /// A `HEAD` miss passes through uncached: Pingora reads no body for it, so it could not
@@ -215,7 +215,9 @@ impl ProxyHttp for ShieldProxy {
     ) -> Result<RespCacheable> {
         let now = SystemTime::now();
         let at = Exchange { request_time: ctx.request_time.unwrap_or(now), response_time: now };
-        let decision = policy::decide(session.req_header(), resp, at);
+        let req = session.req_header();
+        let authenticated = key::scope(&req.headers).is_some_and(|scope| scope.authenticated);
+        let decision = policy::decide(req, resp, at, authenticated);
         match &decision {
             RespCacheable::Cacheable(_) => ctx.storable = true,
             RespCacheable::Uncacheable(reason) => ctx.not_stored = status::reason_detail(*reason),
@@ -267,6 +269,7 @@ impl ProxyHttp for ShieldProxy {
     ) -> Result<()> {
         ctx.upstream_started = Some(Instant::now());
         ctx.request_time = Some(SystemTime::now());
+        upstream_request.remove_header(&edge_gateway_core::forward::CACHE_SCOPE);
         headers::set_host(upstream_request, &self.origin.authority(), self.preserve_host)?;
         headers::append_via(upstream_request, &self.via)
     }

@@ -9,19 +9,67 @@
 //! fetches `HEAD` misses as `GET`). Pure.
 
 use edge_gateway_core::cache::key::{normalize_field, normalize_url, vary_names};
+use edge_gateway_core::forward::CACHE_SCOPE;
+use edge_gateway_core::normalize;
 use http::header::HOST;
 use http::{HeaderMap, HeaderValue, Uri};
 use pingora_cache::key::HashBinary;
 use pingora_cache::{CacheKey, VarianceBuilder};
 
-/// The cache key for a request to `path_and_query`, addressed to `authority`.
-pub fn primary(authority: &str, path_and_query: &str) -> CacheKey {
-    let url = format!("http://{authority}{path_and_query}");
+/// Separates the URL from the gateway's scope in a primary key: `#` never appears in a
+/// normalized URL, so [`url_of`] recovers the URL (purge selects entries by it) unambiguously.
+const SCOPE_MARK: char = '#';
+
+/// What the gateway said about a request ([`CACHE_SCOPE`]): the route it matched and whether
+/// it was authenticated. Requests without it (health checks, direct calls) have none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    /// The value as sent, keyed verbatim.
+    pub value: String,
+    /// Whether the request was authenticated at the edge.
+    pub authenticated: bool,
+}
+
+/// The scope of a request, when the gateway set a well-formed one.
+pub fn scope(request_headers: &HeaderMap) -> Option<Scope> {
+    let value = request_headers.get(CACHE_SCOPE)?.to_str().ok()?;
+    let (route, auth) = value.split_once("; ")?;
+    let route = route.strip_prefix("route=")?;
+    let authenticated = match auth {
+        "auth=1" => true,
+        "auth=0" => false,
+        _ => return None,
+    };
+    let well_formed =
+        !route.is_empty() && route.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    well_formed.then(|| Scope { value: value.to_owned(), authenticated })
+}
+
+/// The cache key for a request to `path_and_query`, addressed to `authority`, in `scope`.
+///
+/// The path is first put in the gateway's normal form ([`normalize::path`]), so the shield and
+/// the gateway agree on which resource a request names; the scope keeps one route's (and one
+/// authentication state's) answers from being served to another.
+pub fn primary(authority: &str, path_and_query: &str, scope: Option<&Scope>) -> CacheKey {
+    let (path, query) = path_and_query.split_once('?').map_or((path_and_query, None), |(p, q)| (p, Some(q)));
+    let path = normalize::path(path).map_or_else(|_| path.to_owned(), |p| p.into_owned());
+    let url = match query {
+        Some(query) => format!("http://{authority}{path}?{query}"),
+        None => format!("http://{authority}{path}"),
+    };
     let normalized = match url.parse::<Uri>() {
         Ok(uri) => normalize_url(&uri, &HeaderMap::new()),
         Err(_) => url,
     };
-    CacheKey::new(normalized, "")
+    match scope {
+        Some(scope) => CacheKey::new(format!("{normalized}{SCOPE_MARK}{}", scope.value), ""),
+        None => CacheKey::new(normalized, ""),
+    }
+}
+
+/// The URL part of a primary key made by [`primary`].
+pub fn url_of(primary: &str) -> &str {
+    primary.split_once(SCOPE_MARK).map_or(primary, |(url, _)| url)
 }
 
 /// The authority keyed for a request: the client's `Host` when preserved, else the origin's.
@@ -62,13 +110,44 @@ mod tests {
 
     #[test]
     fn equivalent_urls_share_a_key_and_different_ones_do_not() {
-        let same = [("/a%7e?x=%4a", "/a~?x=J"), ("/p", "/p")];
+        let same = [("/a%7e?x=%4a", "/a~?x=J"), ("/p", "/p"), ("/%61dmin/x", "/admin/x"), ("//a//b", "/a/b")];
         for (a, b) in same {
-            assert_eq!(primary("h:1", a).combined_bin(), primary("h:1", b).combined_bin(), "{a} {b}");
+            assert_eq!(
+                primary("h:1", a, None).combined_bin(),
+                primary("h:1", b, None).combined_bin(),
+                "{a} {b}"
+            );
         }
         let different = [("/a?x=1", "/a?x=2"), ("/a", "/b"), ("/a", "/a?")];
         for (a, b) in different {
-            assert_ne!(primary("h:1", a).combined_bin(), primary("h:1", b).combined_bin(), "{a} {b}");
+            assert_ne!(
+                primary("h:1", a, None).combined_bin(),
+                primary("h:1", b, None).combined_bin(),
+                "{a} {b}"
+            );
+        }
+    }
+
+    /// Regression (issue 9, finding 2): one route's or one identity's answer is never another's.
+    #[test]
+    fn the_gateways_scope_separates_routes_and_authentication() {
+        let scoped = |value: &str| scope(&headers(&[("x-edge-cache-scope", value)]));
+        let admin = scoped("route=admin; auth=1").expect("well-formed");
+        assert!(admin.authenticated);
+        let open = scoped("route=open; auth=0").expect("well-formed");
+        let keys = [
+            primary("h:1", "/admin/x", None),
+            primary("h:1", "/admin/x", Some(&admin)),
+            primary("h:1", "/admin/x", Some(&open)),
+        ];
+        for (i, a) in keys.iter().enumerate() {
+            for b in &keys[i + 1..] {
+                assert_ne!(a.combined_bin(), b.combined_bin());
+            }
+        }
+        assert_eq!(url_of(keys[1].primary_key_str().unwrap()), "http://h:1/admin/x");
+        for bad in ["route=; auth=1", "route=a b; auth=1", "route=a; auth=2", "admin", "route=a#b; auth=0"] {
+            assert_eq!(scoped(bad), None, "{bad}");
         }
     }
 

@@ -31,13 +31,29 @@ pub struct Exchange {
 /// Why a storable response is still not kept: stale on arrival with nothing to revalidate.
 pub const STALE_ON_ARRIVAL: &str = "stale-on-arrival";
 
+/// Why an answer to an authenticated request is not kept: the origin did not mark it shared.
+pub const AUTHENTICATED: &str = "authenticated";
+
 /// Decides whether `resp` (the answer to `req`) is stored, and with which freshness.
-pub fn decide(req: &RequestHeader, resp: &ResponseHeader, at: Exchange) -> RespCacheable {
+///
+/// `authenticated` says the gateway authenticated the request (its cache scope): the gateway
+/// removes `Authorization` before forwarding, so without this the RFC 9111 §3.5 rule for
+/// authorised requests would never apply. Such an answer is stored only when the origin
+/// marked it `public` or gave it `s-maxage`.
+pub fn decide(
+    req: &RequestHeader,
+    resp: &ResponseHeader,
+    at: Exchange,
+    authenticated: bool,
+) -> RespCacheable {
     let opts = StoreOptions::default();
     if let Err(reason) = storable(&req.method, &req.headers, resp.status, &resp.headers, opts) {
         return RespCacheable::Uncacheable(NoCacheReason::Custom(reason.detail()));
     }
     let cc = CacheControl::from_headers(&resp.headers);
+    if authenticated && !cc.public && cc.s_maxage.is_none() {
+        return RespCacheable::Uncacheable(NoCacheReason::Custom(AUTHENTICATED));
+    }
     let response_ms = unix_millis(at.response_time);
     let lifetime = if cc.no_cache {
         Duration::ZERO
@@ -113,7 +129,7 @@ mod tests {
 
     /// `Ok(fresh seconds, swr, sie)` or `Err(reason)`.
     fn outcome(req: &RequestHeader, resp: &ResponseHeader) -> Expected {
-        match decide(req, resp, at()) {
+        match decide(req, resp, at(), false) {
             RespCacheable::Cacheable(meta) => {
                 let fresh = meta.fresh_until().duration_since(UNIX_EPOCH + Duration::from_secs(NOW));
                 let fresh = fresh.map_or(0, |d| d.as_secs());
@@ -250,9 +266,28 @@ mod tests {
     #[test]
     fn age_counts_from_the_origin_not_from_admission() {
         let resp = response(200, &[("cache-control", "max-age=60"), ("age", "20")]);
-        let RespCacheable::Cacheable(meta) = decide(&request("GET", &[]), &resp, at()) else {
+        let RespCacheable::Cacheable(meta) = decide(&request("GET", &[]), &resp, at(), false) else {
             panic!("not cacheable");
         };
         assert_eq!(meta.epoch(), UNIX_EPOCH + Duration::from_secs(NOW - 20));
+    }
+
+    /// Regression (issue 9, finding 2): the gateway strips `Authorization`, so an answer to an
+    /// authenticated request is shared only when the origin says so.
+    #[test]
+    fn answers_to_authenticated_requests_are_kept_only_when_marked_shared() {
+        let req = request("GET", &[]);
+        let rows: [(&[(&str, &str)], bool); 4] = [
+            (&[("cache-control", "max-age=60")], false),
+            (&[("cache-control", "max-age=60, must-revalidate")], false),
+            (&[("cache-control", "public, max-age=60")], true),
+            (&[("cache-control", "s-maxage=60")], true),
+        ];
+        for (fields, kept) in rows {
+            let resp = response(200, fields);
+            let cacheable = matches!(decide(&req, &resp, at(), true), RespCacheable::Cacheable(_));
+            assert_eq!(cacheable, kept, "{fields:?}");
+            assert!(matches!(decide(&req, &resp, at(), false), RespCacheable::Cacheable(_)), "{fields:?}");
+        }
     }
 }

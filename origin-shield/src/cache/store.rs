@@ -143,7 +143,7 @@ impl Storage for MemoryStore {
         _: &SpanHandle,
     ) -> Result<MissHandler> {
         let (internal, _) = meta.serialize()?;
-        let url = key.primary_key_str().unwrap_or_default();
+        let url = super::key::url_of(key.primary_key_str().unwrap_or_default());
         Ok(Box::new(Fill {
             store: self,
             hash: key.combined_bin(),
