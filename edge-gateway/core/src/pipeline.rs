@@ -27,7 +27,7 @@ use crate::forward::{self, ForwardFacts, Trace};
 use crate::geo::{self, GeoPoint};
 use crate::limits;
 use crate::live::LiveConfig;
-use crate::ports::{Level, Log, Ports, Upstream, UpstreamError};
+use crate::ports::{BodyError, Level, Log, Ports, Upstream, UpstreamError};
 
 use crate::cache::{CacheStatus, Forward};
 use crate::ports::EdgeCache;
@@ -133,6 +133,7 @@ impl Gateway {
         let matched = route(&config, &head)?;
         let identity = self.auth.authenticate(ports, &config, matched.route.auth.as_ref(), &head).await?;
         stages::rate_limit(matched.route, &identity)?;
+        let body = limit_undeclared_body(ports, &head, body, config.settings.max_request_body_bytes).await?;
         let pool = &config.pools[matched.route.pool];
         let regions = geo::candidate_regions(pool, &config.regions, client.location);
         let plan = edge_cache::plan(matched.route, &head, ports.cache().available());
@@ -165,6 +166,24 @@ impl Gateway {
             }
         }
     }
+}
+
+/// A streamed body without `Content-Length` is read up to the limit (413 past it); declared
+/// lengths were already checked by [`limits::check`].
+async fn limit_undeclared_body<P: Ports>(
+    ports: &P,
+    head: &Parts,
+    body: Body<P::Stream>,
+    limit: u64,
+) -> Result<Body<P::Stream>, GatewayError> {
+    let Body::Stream(stream) = body else { return Ok(body) };
+    if head.headers.contains_key(CONTENT_LENGTH) {
+        return Ok(Body::Stream(stream));
+    }
+    ports.upstream().limit_body(stream, limit).await.map_err(|error| match error {
+        BodyError::TooLarge { read, limit } => GatewayError::PayloadTooLarge { length: read, limit },
+        other => GatewayError::BadRequest(other.to_string()),
+    })
 }
 
 /// A copy of a request head (method, URI, headers) for work after the request is forwarded:

@@ -120,6 +120,32 @@ pub trait Upstream {
         request: http::Request<Body<Self::Stream>>,
         timeouts: Timeouts,
     ) -> Result<http::Response<Body<Self::Stream>>, UpstreamError>;
+
+    /// Reads a client body whose length was not declared (chunked) into memory, refusing it
+    /// as soon as it exceeds `limit` bytes: an undeclared length cannot be checked before
+    /// forwarding. The read body can also be replayed to another region. The default keeps
+    /// the stream as it is, for platforms whose host enforces the limit itself.
+    async fn limit_body(&self, stream: Self::Stream, limit: u64) -> Result<Body<Self::Stream>, BodyError> {
+        let _ = limit;
+        Ok(Body::Stream(stream))
+    }
+}
+
+/// Why a client body was not read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BodyError {
+    /// More than the limit arrived.
+    #[error("request body exceeds {limit} bytes")]
+    TooLarge {
+        /// Bytes read before giving up (more than the limit).
+        read: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// The client's stream failed (connection lost, malformed chunking).
+    #[error("reading the request body failed: {0}")]
+    Read(String),
 }
 
 /// Why an upstream attempt produced no response.

@@ -11,8 +11,8 @@ use http::{Request, Response};
 
 use crate::body::Body;
 use crate::ports::{
-    Clock, Entropy, Fetch, FetchError, Fetched, KeyValue, KvError, Level, Log, Ports, Timeouts, UnixMillis,
-    Upstream, UpstreamError,
+    BodyError, Clock, Entropy, Fetch, FetchError, Fetched, KeyValue, KvError, Level, Log, Ports, Timeouts,
+    UnixMillis, Upstream, UpstreamError,
 };
 
 /// A key-value store in memory. `fail` makes every read fail.
@@ -266,6 +266,12 @@ impl Upstream for FakeUpstream {
         let answer = (self.script.borrow())(&request);
         self.sent.borrow_mut().push((request, timeouts));
         answer
+    }
+
+    /// Reads the "stream" like a platform would: refused past `limit`.
+    async fn limit_body(&self, stream: FakeStream, limit: u64) -> Result<Body<FakeStream>, BodyError> {
+        let read = stream.len() as u64;
+        if read > limit { Err(BodyError::TooLarge { read, limit }) } else { Ok(Body::Bytes(stream)) }
     }
 }
 

@@ -219,3 +219,25 @@ fn log_lines_cannot_be_forged() {
     log.record(Level::Warn, forged);
     assert!(log.lines().iter().all(|(_, line)| !line.contains('\n')));
 }
+
+/// Finding 7: a chunked body (no `Content-Length`) over the limit was forwarded whole.
+#[test]
+fn an_undeclared_body_over_the_limit_is_refused_before_forwarding() {
+    let ports = ports();
+    ports.publish(
+        "v2",
+        &ROUTES.replacen("\"regions\"", "\"settings\":{\"max_request_body_bytes\":1024},\"regions\"", 1),
+    );
+    let post = |len: usize| {
+        let request = Request::post("https://a.test/public/upload")
+            .body(Body::Stream(bytes::Bytes::from(vec![b'x'; len])))
+            .unwrap();
+        let client = ClientInfo { ip: None, location: None };
+        pollster::block_on(Gateway::new().handle(&ports, request, &client))
+    };
+    assert_eq!(post(3 * 1024).status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(ports.upstream.sent().is_empty(), "nothing of it reached the shield");
+    assert_eq!(post(1024).status(), StatusCode::OK);
+    let sent = ports.upstream.sent();
+    assert_eq!(sent[0].0.body().as_bytes().map(<[u8]>::len), Some(1024), "forwarded whole, replayable");
+}

@@ -18,6 +18,11 @@ pub(crate) fn incoming(
     request: &web_sys::Request,
 ) -> Result<(http::Request<Body<Stream>>, ClientInfo), String> {
     let headers = to_header_map(&request.headers());
+    // `CF-Connecting-IP` is the platform's: Cloudflare's edge sets it on every request from the
+    // internet, replacing any value the client sent, and workerd offers no socket address. Local
+    // Miniflare keeps a client-sent value (it only fills the header when absent), so local runs
+    // can be spoofed where production cannot; see docs/security.md. The core never forwards the
+    // header itself: the origin sees only X-Forwarded-For / Forwarded built from this value.
     let client = ClientInfo {
         ip: headers.get("cf-connecting-ip").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()),
         location: location(request),

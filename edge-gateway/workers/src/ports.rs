@@ -8,8 +8,8 @@ use edge_gateway_core::Body;
 use std::time::Duration;
 
 use edge_gateway_core::ports::{
-    Clock, Entropy, Fetch as FetchPort, FetchError, Fetched, KeyValue, KvError, Level, Log, Ports, Timeouts,
-    UnixMillis, Upstream, UpstreamError,
+    BodyError, Clock, Entropy, Fetch as FetchPort, FetchError, Fetched, KeyValue, KvError, Level, Log, Ports,
+    Timeouts, UnixMillis, Upstream, UpstreamError,
 };
 use futures_util::future::{Either, select};
 use std::rc::Rc;
@@ -192,6 +192,43 @@ impl Upstream for Fetch {
                 Err(UpstreamError::Timeout(timeouts.response))
             }
         }
+    }
+
+    async fn limit_body(
+        &self,
+        stream: web_sys::ReadableStream,
+        limit: u64,
+    ) -> Result<Body<web_sys::ReadableStream>, BodyError> {
+        read_capped(stream, limit).await
+    }
+}
+
+/// Reads a client body chunk by chunk with the stream's own reader, cancelling it as soon as
+/// more than `limit` bytes have arrived.
+async fn read_capped(
+    stream: web_sys::ReadableStream,
+    limit: u64,
+) -> Result<Body<web_sys::ReadableStream>, BodyError> {
+    use worker::js_sys::{Reflect, Uint8Array};
+    use worker::wasm_bindgen::{JsCast, JsValue};
+    use worker::wasm_bindgen_futures::JsFuture;
+    let reader: web_sys::ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
+    let failed = |e: JsValue| BodyError::Read(format!("{e:?}"));
+    let mut body: Vec<u8> = Vec::new();
+    loop {
+        let chunk = JsFuture::from(reader.read()).await.map_err(failed)?;
+        let done = Reflect::get(&chunk, &JsValue::from_str("done")).map_err(failed)?;
+        if done.as_bool().unwrap_or(true) {
+            return Ok(Body::Bytes(body.into()));
+        }
+        let value: Uint8Array =
+            Reflect::get(&chunk, &JsValue::from_str("value")).map_err(failed)?.unchecked_into();
+        let read = body.len() as u64 + u64::from(value.length());
+        if read > limit {
+            let _cancelled = reader.cancel();
+            return Err(BodyError::TooLarge { read, limit });
+        }
+        body.extend_from_slice(&value.to_vec());
     }
 }
 
