@@ -1,11 +1,13 @@
 // The demo origin: echoes what it received as JSON, so tests can assert what crossed the edge
 // and the shield. Also: `/slow?ms=N` answers after N ms, `/status/N` answers with status N,
-// `/bytes/N` streams N bytes. Counts requests per path.
+// `/bytes/N` streams N bytes. Counts requests per path and keeps every raw target (`seen`).
 import http from "node:http";
 
 export function startOrigin({ port = 0, name = "origin" } = {}) {
   const counts = new Map();
+  const seen = []; // every request target as it arrived, with its method
   const server = http.createServer(async (req, res) => {
+    seen.push({ method: req.method, target: req.url });
     const url = new URL(req.url, "http://origin");
     counts.set(url.pathname, (counts.get(url.pathname) ?? 0) + 1);
     let received = 0;
@@ -70,6 +72,7 @@ export function startOrigin({ port = 0, name = "origin" } = {}) {
         url: `http://127.0.0.1:${server.address().port}`,
         port: server.address().port,
         count: (path) => counts.get(path) ?? 0,
+        seen: () => seen.slice(),
         close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(() => r()); }),
       });
     });
