@@ -1,25 +1,21 @@
-//! Conversions between `wasi:http` messages and the core's [`http`] messages.
+//! Conversions between `wasi:http` 0.2 messages and the core's [`http`] messages.
 //!
-//! A body stream is never read here. An incoming body becomes a [`SpinStream`] (the host's
-//! byte stream and trailers future), which is later given as-is to a new `wasi:http` request or
-//! response: the host pipes the bytes from one connection to the other.
+//! An incoming body becomes a [`SpinStream`] (the host's `incoming-body` and its input stream);
+//! it is read only when it is copied into an outgoing request or response, chunk by chunk (see
+//! [`crate::pipe`]), so a body is never held whole in memory.
 //!
 //! This module decides only two things the core cannot know: which client address Spin reported
-//! (`spin-client-addr`, after which every `spin-*` header is dropped), and when an incoming
+//! (see [`client_ip`]; every `spin-*` header is dropped afterwards), and when an incoming
 //! request has no body at all (see [`has_no_body`]).
 
 use std::net::{IpAddr, SocketAddr};
 
-use bytes::Bytes;
 use edge_gateway_core::{Body, ClientInfo};
 use http::header::{CONTENT_LENGTH, HOST};
 use http::{HeaderMap, Method, Uri};
-use spin_sdk::http::Request as SpinRequest;
-use spin_sdk::wasip3::http::types::{
-    ErrorCode, Fields, Request as WasiRequest, Response as WasiResponse, Trailers,
-};
-use spin_sdk::wasip3::wit_bindgen::{FutureReader, StreamReader, StreamResult, spawn};
-use spin_sdk::wasip3::{wit_future, wit_stream};
+use spin_sdk::http::{Fields, IncomingRequest, Method as WasiMethod, Scheme};
+use spin_sdk::wit::wasi::http0_2_0::types::{IncomingBody, IncomingResponse};
+use wasi::io::streams::InputStream;
 
 /// The header in which Spin reports the client's socket address.
 const CLIENT_ADDR: &str = "spin-client-addr";
@@ -40,83 +36,57 @@ const FORBIDDEN: [&str; 9] = [
     "http2-settings",
 ];
 
-/// The trailers future of a `wasi:http` body.
-pub(crate) type TrailersFuture = FutureReader<Result<Option<Trailers>, ErrorCode>>;
-
-/// A body as the host streams it: its bytes and, once they end, its trailers.
+/// A body as the host streams it. Fields drop in order: the stream, then the body, then the
+/// response that owns it (a `wasi:http` child resource must go before its parent).
 pub(crate) struct SpinStream {
-    contents: StreamReader<u8>,
-    trailers: TrailersFuture,
+    pub(crate) stream: InputStream,
+    pub(crate) body: IncomingBody,
+    _owner: Option<IncomingResponse>,
 }
 
 impl SpinStream {
-    /// Takes the body of an incoming request.
-    fn of_request(request: WasiRequest) -> SpinStream {
-        let (contents, trailers) = WasiRequest::consume_body(request, done());
-        SpinStream { contents, trailers }
+    /// The body of an incoming request.
+    fn of_request(request: IncomingRequest) -> anyhow::Result<SpinStream> {
+        let body = request.consume().map_err(|()| anyhow::anyhow!("the request body was already read"))?;
+        drop(request);
+        SpinStream::new(body, None)
     }
 
-    /// Takes the body of a response from the shield.
-    pub(crate) fn of_response(response: WasiResponse) -> SpinStream {
-        let (contents, trailers) = WasiResponse::consume_body(response, done());
-        SpinStream { contents, trailers }
+    /// The body of a response from the shield, which must live as long as its body.
+    pub(crate) fn of_response(response: IncomingResponse) -> anyhow::Result<SpinStream> {
+        let body = response.consume().map_err(|()| anyhow::anyhow!("the response body was already read"))?;
+        SpinStream::new(body, Some(response))
     }
 
-    /// Reads the whole body, refusing more than `limit` bytes.
-    pub(crate) async fn read_to_end(mut self, limit: usize) -> Result<Vec<u8>, String> {
-        let mut body = Vec::new();
-        loop {
-            let (status, chunk) = self.contents.read(Vec::with_capacity(16 * 1024)).await;
-            body.extend_from_slice(&chunk);
-            if body.len() > limit {
-                return Err(format!("body exceeds {limit} bytes"));
-            }
-            match status {
-                StreamResult::Complete(_) => {}
-                StreamResult::Dropped | StreamResult::Cancelled => return Ok(body),
-            }
-        }
-    }
-}
-
-/// The parts `request.new` / `response.new` take for a core body.
-pub(crate) fn body_parts(body: Body<SpinStream>) -> (Option<StreamReader<u8>>, TrailersFuture) {
-    match body {
-        Body::Empty => (None, no_trailers()),
-        Body::Bytes(bytes) => (Some(stream_of(bytes)), no_trailers()),
-        Body::Stream(stream) => (Some(stream.contents), stream.trailers),
+    fn new(body: IncomingBody, owner: Option<IncomingResponse>) -> anyhow::Result<SpinStream> {
+        let stream = body.stream().map_err(|()| anyhow::anyhow!("the body stream was already taken"))?;
+        Ok(SpinStream { stream, body, _owner: owner })
     }
 }
 
 /// Spin's request as the core's request, with what Spin says about the client.
 pub(crate) fn from_spin(
-    request: SpinRequest,
+    request: IncomingRequest,
 ) -> anyhow::Result<(http::Request<Body<SpinStream>>, ClientInfo)> {
-    let (mut head, mut body) = request.into_parts();
-    let client = ClientInfo { ip: client_ip(&head.headers), location: None };
-    if head.uri.authority().is_none()
-        && let Some(full) = head.headers.get(FULL_URL).and_then(|v| v.to_str().ok()?.parse::<Uri>().ok())
-    {
-        head.uri = full;
-    }
-    strip_spin_headers(&mut head.headers);
-    let body = match body.take_unstarted() {
-        Some(_) if has_no_body(&head.method, &head.headers) => Body::Empty,
-        Some(wasi) => Body::Stream(SpinStream::of_request(wasi)),
-        None => anyhow::bail!("the request body was already read"),
+    let mut headers = header_map(&request.headers());
+    let client = ClientInfo { ip: client_ip(&headers), location: None };
+    let full = headers.get(FULL_URL).and_then(|v| v.to_str().ok()?.parse::<Uri>().ok());
+    let uri = match full {
+        Some(full) if full.authority().is_some() => full,
+        _ => request.uri().parse().map_err(|e| anyhow::anyhow!("request URI: {e}"))?,
+    };
+    strip_spin_headers(&mut headers);
+    let mut head = http::Request::new(());
+    *head.method_mut() = method(&request.method())?;
+    *head.uri_mut() = uri;
+    *head.headers_mut() = headers;
+    let (head, ()) = head.into_parts();
+    let body = if has_no_body(&head.method, &head.headers) {
+        Body::Empty
+    } else {
+        Body::Stream(SpinStream::of_request(request)?)
     };
     Ok((http::Request::from_parts(head, body), client))
-}
-
-/// The core's response as a `wasi:http` response.
-pub(crate) fn into_spin(response: http::Response<Body<SpinStream>>) -> anyhow::Result<WasiResponse> {
-    let (head, body) = response.into_parts();
-    let (contents, trailers) = body_parts(body);
-    let (response, _sent) = WasiResponse::new(fields(&head.headers)?, contents, trailers);
-    response
-        .set_status_code(head.status.as_u16())
-        .map_err(|()| anyhow::anyhow!("invalid status {}", head.status))?;
-    Ok(response)
 }
 
 /// Headers as `wasi:http` fields, without the ones the host forbids.
@@ -129,10 +99,10 @@ pub(crate) fn fields(headers: &HeaderMap) -> anyhow::Result<Fields> {
     Fields::from_list(&entries).map_err(|e| anyhow::anyhow!("invalid headers: {e:?}"))
 }
 
-/// `wasi:http` fields as a header map; unrepresentable entries are dropped.
+/// `wasi:http` fields as a header map, in the host's order; unrepresentable entries are dropped.
 pub(crate) fn header_map(fields: &Fields) -> HeaderMap {
     let mut headers = HeaderMap::new();
-    for (name, value) in fields.copy_all() {
+    for (name, value) in fields.entries() {
         if let (Ok(name), Ok(value)) =
             (http::HeaderName::from_bytes(name.as_bytes()), http::HeaderValue::from_bytes(&value))
         {
@@ -142,13 +112,58 @@ pub(crate) fn header_map(fields: &Fields) -> HeaderMap {
     headers
 }
 
-/// The client's address from `spin-client-addr` (`ip:port`, or a bare ip).
+/// The core's method as a `wasi:http` method.
+pub(crate) fn wasi_method(method: &Method) -> WasiMethod {
+    match *method {
+        Method::GET => WasiMethod::Get,
+        Method::HEAD => WasiMethod::Head,
+        Method::POST => WasiMethod::Post,
+        Method::PUT => WasiMethod::Put,
+        Method::DELETE => WasiMethod::Delete,
+        Method::CONNECT => WasiMethod::Connect,
+        Method::OPTIONS => WasiMethod::Options,
+        Method::TRACE => WasiMethod::Trace,
+        Method::PATCH => WasiMethod::Patch,
+        ref other => WasiMethod::Other(other.as_str().to_owned()),
+    }
+}
+
+/// The URI's scheme as a `wasi:http` scheme (`https` when there is none).
+pub(crate) fn wasi_scheme(uri: &Uri) -> Scheme {
+    match uri.scheme_str() {
+        Some("http") => Scheme::Http,
+        Some("https") | None => Scheme::Https,
+        Some(other) => Scheme::Other(other.to_owned()),
+    }
+}
+
+fn method(method: &WasiMethod) -> anyhow::Result<Method> {
+    let name = match method {
+        WasiMethod::Get => "GET",
+        WasiMethod::Head => "HEAD",
+        WasiMethod::Post => "POST",
+        WasiMethod::Put => "PUT",
+        WasiMethod::Delete => "DELETE",
+        WasiMethod::Connect => "CONNECT",
+        WasiMethod::Options => "OPTIONS",
+        WasiMethod::Trace => "TRACE",
+        WasiMethod::Patch => "PATCH",
+        WasiMethod::Other(other) => other,
+    };
+    Method::from_bytes(name.as_bytes()).map_err(|e| anyhow::anyhow!("request method: {e}"))
+}
+
+/// The client's address from the **last** `spin-client-addr` (`ip:port`, or a bare ip).
+///
+/// Spin passes the client's own headers through and appends its `spin-*` headers after them,
+/// so a client can send `spin-client-addr` too, but only as an earlier instance: the last one is
+/// always Spin's. A last value that does not parse gives no address rather than an earlier one.
 fn client_ip(headers: &HeaderMap) -> Option<IpAddr> {
-    let value = headers.get(CLIENT_ADDR)?.to_str().ok()?.trim();
+    let value = headers.get_all(CLIENT_ADDR).iter().next_back()?.to_str().ok()?.trim();
     value.parse::<SocketAddr>().map(|a| a.ip()).or_else(|_| value.parse::<IpAddr>()).ok()
 }
 
-/// Removes every `spin-*` header: they describe Spin's routing, not the client's request.
+/// Removes every `spin-*` header (Spin's and any a client forged) and `Host`.
 fn strip_spin_headers(headers: &mut HeaderMap) {
     let spin: Vec<_> = headers.keys().filter(|name| name.as_str().starts_with("spin-")).cloned().collect();
     for name in spin {
@@ -170,22 +185,45 @@ fn has_no_body(method: &Method, headers: &HeaderMap) -> bool {
     }
 }
 
-/// A byte stream that yields `bytes` and ends.
-fn stream_of(bytes: Bytes) -> StreamReader<u8> {
-    let (mut writer, reader) = wit_stream::new();
-    spawn(async move {
-        // A dropped reader (client gone) leaves bytes unwritten: nothing to do about it.
-        let _unwritten = writer.write_all(bytes.to_vec()).await;
-    });
-    reader
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// A trailers future that says "no trailers" (the writer is dropped at once, sending the default).
-fn no_trailers() -> TrailersFuture {
-    wit_future::new(|| Ok(None)).1
-}
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(http::HeaderName::from_bytes(name.as_bytes()).unwrap(), value.parse().unwrap());
+        }
+        map
+    }
 
-/// The `res` future of `consume-body`, telling the host the body was handled without error.
-fn done() -> FutureReader<Result<(), ErrorCode>> {
-    wit_future::new(|| Ok(())).1
+    /// Regression: the adapter read the first `spin-client-addr`, which a client can forge.
+    #[test]
+    fn client_ip_is_the_last_spin_client_addr() {
+        let cases: [(&[(&str, &str)], Option<&str>); 5] = [
+            (
+                &[("spin-client-addr", "6.6.6.6:1234"), ("spin-client-addr", "127.0.0.1:5000")],
+                Some("127.0.0.1"),
+            ),
+            (&[("spin-client-addr", "[::1]:80")], Some("::1")),
+            (&[("spin-client-addr", "10.0.0.1")], Some("10.0.0.1")),
+            (&[("spin-client-addr", "6.6.6.6:1"), ("spin-client-addr", "garbage")], None),
+            (&[], None),
+        ];
+        for (pairs, want) in cases {
+            assert_eq!(client_ip(&headers(pairs)), want.map(|ip| ip.parse().unwrap()), "{pairs:?}");
+        }
+    }
+
+    #[test]
+    fn every_spin_header_and_host_are_removed() {
+        let mut map = headers(&[
+            ("spin-client-addr", "6.6.6.6:1"),
+            ("spin-full-url", "http://x/"),
+            ("host", "x"),
+            ("x-spin", "kept"),
+        ]);
+        strip_spin_headers(&mut map);
+        assert_eq!(map.keys().map(|k| k.as_str()).collect::<Vec<_>>(), ["x-spin"]);
+    }
 }

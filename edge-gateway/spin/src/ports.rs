@@ -11,7 +11,6 @@ use edge_gateway_core::ports::{
     CacheError, Clock, EdgeCache, Entropy, KeyValue, KvError, Level, Log, Ports, UnixMillis,
 };
 use spin_sdk::key_value::Store;
-use spin_sdk::wasip3::random::random;
 
 use crate::message::SpinStream;
 use crate::upstream::{SpinDocuments, SpinUpstream};
@@ -19,7 +18,7 @@ use crate::upstream::{SpinDocuments, SpinUpstream};
 /// The label of the key-value store that holds the routes (`key_value_stores` in `spin.toml`).
 pub(crate) const ROUTES_STORE: &str = "default";
 
-/// The routes store, opened once per request.
+/// The routes store (`fermyon:spin/key-value@2.0.0`), opened once per request.
 pub(crate) struct SpinKv {
     /// The open store, or why it could not be opened (reported on every read).
     store: Result<Store, String>,
@@ -28,7 +27,7 @@ pub(crate) struct SpinKv {
 impl KeyValue for SpinKv {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
         match &self.store {
-            Ok(store) => store.get(key).await.map_err(|e| KvError(format!("{e:?}"))),
+            Ok(store) => store.get(key).map_err(|e| KvError(format!("{e:?}"))),
             Err(reason) => Err(KvError(reason.clone())),
         }
     }
@@ -36,7 +35,7 @@ impl KeyValue for SpinKv {
     /// Spin's store has no expiry: the core also writes the age inside every shared value.
     async fn put(&self, key: &str, value: &[u8], _ttl: Option<Duration>) -> Result<(), KvError> {
         match &self.store {
-            Ok(store) => store.set(key, value).await.map_err(|e| KvError(format!("{e:?}"))),
+            Ok(store) => store.set(key, value).map_err(|e| KvError(format!("{e:?}"))),
             Err(reason) => Err(KvError(reason.clone())),
         }
     }
@@ -81,12 +80,12 @@ impl Clock for SystemClock {
     }
 }
 
-/// Randomness from `wasi:random`, which every WASI 0.3 HTTP host provides.
+/// Randomness from `wasi:random`, which every WASI 0.2 HTTP host provides.
 pub(crate) struct WasiEntropy;
 
 impl Entropy for WasiEntropy {
     fn fill(&self, buf: &mut [u8]) {
-        let bytes = random::get_random_bytes(buf.len() as u64);
+        let bytes = wasi::random::random::get_random_bytes(buf.len() as u64);
         let n = bytes.len().min(buf.len());
         buf[..n].copy_from_slice(&bytes[..n]);
     }
@@ -115,10 +114,9 @@ pub(crate) struct SpinPorts {
 impl SpinPorts {
     /// Opens the routes store. A failure is not fatal here: it surfaces as a KV read error, which
     /// the core answers with 503.
-    pub(crate) async fn open() -> SpinPorts {
-        let store = Store::open(ROUTES_STORE)
-            .await
-            .map_err(|e| format!("opening key-value store `{ROUTES_STORE}`: {e:?}"));
+    pub(crate) fn open() -> SpinPorts {
+        let store =
+            Store::open(ROUTES_STORE).map_err(|e| format!("opening key-value store `{ROUTES_STORE}`: {e:?}"));
         SpinPorts { kv: SpinKv { store }, upstream: SpinUpstream }
     }
 }

@@ -1,4 +1,4 @@
-//! Outbound HTTP to the origin shields over `wasi:http/client` (WASI 0.3).
+//! Outbound HTTP to the origin shields over `wasi:http/outgoing-handler` (WASI 0.2).
 //!
 //! The core's [`Timeouts`] become `request-options`: `connect` is the connect timeout and
 //! `response` the first-byte timeout (the host counts it from the moment the request is sent, so
@@ -14,12 +14,14 @@ use std::time::Duration;
 
 use edge_gateway_core::Body;
 use edge_gateway_core::ports::{Fetch, FetchError, Fetched, Timeouts, Upstream, UpstreamError};
-use spin_sdk::wasip3::http::client;
-use spin_sdk::wasip3::http::types::{ErrorCode, Request as WasiRequest, RequestOptions, Scheme};
+use spin_sdk::http::{ErrorCode, IncomingResponse, OutgoingRequest};
+use spin_sdk::wit::wasi::http0_2_0::outgoing_handler;
+use spin_sdk::wit::wasi::http0_2_0::types::RequestOptions;
 
 use crate::message::{self, SpinStream};
+use crate::pipe;
 
-/// Sends requests with the component's own `wasi:http/client` import.
+/// Sends requests with the component's own `wasi:http/outgoing-handler` import.
 pub(crate) struct SpinUpstream;
 
 impl Upstream for SpinUpstream {
@@ -30,34 +32,47 @@ impl Upstream for SpinUpstream {
         request: http::Request<Body<SpinStream>>,
         timeouts: Timeouts,
     ) -> Result<http::Response<Body<SpinStream>>, UpstreamError> {
-        let request = to_wasi(request, timeouts)?;
-        let response = client::send(request).await.map_err(|code| classify(code, timeouts))?;
+        let response = exchange(request, timeouts).await?;
         let mut head = http::Response::new(());
-        *head.status_mut() = http::StatusCode::from_u16(response.get_status_code())
-            .map_err(|_| UpstreamError::Protocol(format!("invalid status {}", response.get_status_code())))?;
-        *head.headers_mut() = message::header_map(&response.get_headers());
-        let body = Body::Stream(SpinStream::of_response(response));
-        Ok(head.map(|()| body))
+        *head.status_mut() = http::StatusCode::from_u16(response.status())
+            .map_err(|_| UpstreamError::Protocol(format!("invalid status {}", response.status())))?;
+        *head.headers_mut() = message::header_map(&response.headers());
+        let body = SpinStream::of_response(response).map_err(|e| UpstreamError::Protocol(e.to_string()))?;
+        Ok(head.map(|()| Body::Stream(body)))
     }
 }
 
-/// The core's request as a `wasi:http` request with its time limits.
-pub(crate) fn to_wasi(
+/// Sends `request` and streams its body while waiting for the response head.
+///
+/// Both run to the end: the body is copied until it is complete (or fails, which makes the host
+/// fail the request) and the head is awaited. An unsent body leaves nothing to retry with, so a
+/// failure after the body started is a protocol error unless the host says the shield was never
+/// reached.
+async fn exchange(
     request: http::Request<Body<SpinStream>>,
     timeouts: Timeouts,
-) -> Result<WasiRequest, UpstreamError> {
+) -> Result<IncomingResponse, UpstreamError> {
     let (head, body) = request.into_parts();
+    let outgoing = to_wasi(&head)?;
+    let destination = outgoing.body().map_err(|()| UpstreamError::Protocol("request body taken".into()))?;
+    let future = outgoing_handler::handle(outgoing, Some(options(timeouts)))
+        .map_err(|code| classify(code, timeouts))?;
+    let (sent, response) =
+        futures::future::join(pipe::send_body(body, destination), pipe::response(future)).await;
+    let response = response.map_err(|code| classify(code, timeouts))?;
+    if let Err(error) = sent {
+        return Err(UpstreamError::Protocol(format!("request body: {error}")));
+    }
+    Ok(response)
+}
+
+/// The core's request head as a `wasi:http` outgoing request.
+fn to_wasi(head: &http::request::Parts) -> Result<OutgoingRequest, UpstreamError> {
     let refused = |what: &str| UpstreamError::Protocol(format!("the host refused the request {what}"));
     let fields = message::fields(&head.headers).map_err(|e| UpstreamError::Protocol(e.to_string()))?;
-    let (contents, trailers) = message::body_parts(body);
-    let (request, _sent) = WasiRequest::new(fields, contents, trailers, Some(options(timeouts)));
-    request.set_method(&(&head.method).into()).map_err(|()| refused("method"))?;
-    let scheme = match head.uri.scheme_str() {
-        Some("http") => Scheme::Http,
-        Some("https") | None => Scheme::Https,
-        Some(other) => Scheme::Other(other.to_owned()),
-    };
-    request.set_scheme(Some(&scheme)).map_err(|()| refused("scheme"))?;
+    let request = OutgoingRequest::new(fields);
+    request.set_method(&message::wasi_method(&head.method)).map_err(|()| refused("method"))?;
+    request.set_scheme(Some(&message::wasi_scheme(&head.uri))).map_err(|()| refused("scheme"))?;
     request.set_authority(head.uri.authority().map(|a| a.as_str())).map_err(|()| refused("authority"))?;
     request
         .set_path_with_query(head.uri.path_and_query().map(|pq| pq.as_str()))
@@ -66,6 +81,9 @@ pub(crate) fn to_wasi(
 }
 
 /// `request-options` carrying the core's time limits; unsupported options are left unset.
+///
+/// No between-bytes limit is set: the core has none, and a response stream may rightly pause
+/// (server-sent events); the host's own default applies.
 fn options(timeouts: Timeouts) -> RequestOptions {
     let options = RequestOptions::new();
     let _unsupported = options.set_connect_timeout(Some(nanos(timeouts.connect)));
@@ -77,8 +95,8 @@ fn nanos(duration: Duration) -> u64 {
     u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// Small documents (key sets) over the same `wasi:http/client`: connect and first-byte limits
-/// are the fetch timeout; the body is read whole, up to the limit.
+/// Small documents (key sets) over the same `wasi:http/outgoing-handler`: connect and
+/// first-byte limits are the fetch timeout; the body is read whole, up to the limit.
 pub(crate) struct SpinDocuments;
 
 impl Fetch for SpinDocuments {
@@ -86,12 +104,12 @@ impl Fetch for SpinDocuments {
         let mut request = http::Request::new(Body::Empty);
         *request.uri_mut() = url.parse().map_err(|e| FetchError(format!("bad URL: {e}")))?;
         let timeouts = Timeouts { connect: timeout, response: timeout };
-        let request = to_wasi(request, timeouts).map_err(|e| FetchError(e.to_string()))?;
-        let response = client::send(request).await.map_err(|code| FetchError(format!("{code:?}")))?;
-        let status = http::StatusCode::from_u16(response.get_status_code())
-            .map_err(|_| FetchError("invalid status".into()))?;
-        let headers = message::header_map(&response.get_headers());
-        let body = SpinStream::of_response(response).read_to_end(limit).await.map_err(FetchError)?;
+        let response = exchange(request, timeouts).await.map_err(|e| FetchError(e.to_string()))?;
+        let status =
+            http::StatusCode::from_u16(response.status()).map_err(|_| FetchError("invalid status".into()))?;
+        let headers = message::header_map(&response.headers());
+        let body = SpinStream::of_response(response).map_err(|e| FetchError(e.to_string()))?;
+        let body = pipe::read_to_end(body, limit).await.map_err(FetchError)?;
         Ok(Fetched { status, headers, body: body.into() })
     }
 }
