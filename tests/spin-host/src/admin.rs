@@ -1,4 +1,6 @@
-//! The admin API tests use to seed and read the key-value stores (loopback only).
+//! The test host's own admin API, for its tests to seed and read the key-value stores
+//! (loopback only, and only with `--admin`). Real Spin has nothing like it: to publish into a
+//! `spin up` store, write its SQLite file (`scripts/routes --spin-sqlite`).
 //!
 //! | request | effect |
 //! |---|---|
@@ -34,22 +36,27 @@ pub(crate) async fn handle(stores: KvStores, request: hyper::Request<Incoming>) 
     }
     match *request.method() {
         Method::GET => match stores.get(&store, &key) {
-            Some(value) => http::Response::new(problem::full(value)),
-            None => problem::response(StatusCode::NOT_FOUND, "no such key"),
+            Ok(Some(value)) => http::Response::new(problem::full(value)),
+            Ok(None) => problem::response(StatusCode::NOT_FOUND, "no such key"),
+            Err(error) => failed(&error),
         },
         Method::PUT => match request.into_body().collect().await {
-            Ok(body) => {
-                stores.set(&store, &key, body.to_bytes().to_vec());
-                problem::text(StatusCode::NO_CONTENT, "")
-            }
+            Ok(body) => match stores.set(&store, &key, body.to_bytes().to_vec()) {
+                Ok(()) => problem::text(StatusCode::NO_CONTENT, ""),
+                Err(error) => failed(&error),
+            },
             Err(_) => problem::response(StatusCode::BAD_REQUEST, "could not read the body"),
         },
-        Method::DELETE => {
-            stores.delete(&store, &key);
-            problem::text(StatusCode::NO_CONTENT, "")
-        }
+        Method::DELETE => match stores.delete(&store, &key) {
+            Ok(_) => problem::text(StatusCode::NO_CONTENT, ""),
+            Err(error) => failed(&error),
+        },
         _ => problem::response(StatusCode::METHOD_NOT_ALLOWED, "use GET, PUT or DELETE"),
     }
+}
+
+fn failed(error: &crate::kv::KvError) -> http::Response<HostBody> {
+    problem::response(StatusCode::INTERNAL_SERVER_ERROR, &error.to_string())
 }
 
 /// Decodes `%XX` escapes; `None` for a malformed escape or non-UTF-8 result.

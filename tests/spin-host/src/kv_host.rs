@@ -1,13 +1,13 @@
-//! `spin:key-value@3.0.0` and `wasi:keyvalue@0.2.0-draft2` (store, atomics, batch) over
-//! [`KvStores`].
+//! `fermyon:spin/key-value@2.0.0` and `wasi:keyvalue@0.2.0-draft2` (store, atomics, batch) over
+//! [`KvStores`], both synchronous, as spin-sdk 5.2 imports them.
 //!
 //! Both interfaces see the same data: a counter incremented through `wasi:keyvalue` is visible as
-//! 8 little-endian bytes through `spin:key-value` and the admin API. Opening a label the
+//! 8 little-endian bytes through `fermyon:spin/key-value` and the admin API. Opening a label the
 //! component did not declare in `key_value_stores` fails with `access-denied`, as in Spin.
 
 use std::sync::Arc;
 
-use wasmtime::component::{Accessor, HasData, Linker, Resource, ResourceTable, StreamReader};
+use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 
 use crate::kv::{KvError, KvStores, Snapshot};
 
@@ -15,16 +15,15 @@ mod generated {
     wasmtime::component::bindgen!({
         path: "wit",
         world: "spin-test-host:host/host",
-        imports: { "spin:key-value/key-value.[method]store.get-keys": trappable },
         with: {
-            "spin:key-value/key-value.store": super::OpenStore,
+            "fermyon:spin/key-value.store": super::OpenStore,
             "wasi:keyvalue/store.bucket": super::OpenStore,
             "wasi:keyvalue/atomics.cas": crate::kv::Snapshot,
         },
     });
 }
 
-use generated::spin::key_value::key_value as spin_kv;
+use generated::fermyon::spin::key_value as spin_kv;
 use generated::wasi::keyvalue::{atomics, batch, store as wasi_kv};
 
 /// An open store (Spin) or bucket (`wasi:keyvalue`): just its label.
@@ -83,7 +82,7 @@ impl KvView<'_> {
     }
 }
 
-// ---- spin:key-value@3.0.0 (every function is `async` in the WIT) ----
+// ---- fermyon:spin/key-value@2.0.0 ----
 
 fn spin_error(reason: &str) -> spin_kv::Error {
     match reason {
@@ -93,90 +92,46 @@ fn spin_error(reason: &str) -> spin_kv::Error {
     }
 }
 
-/// Runs `f` on the store's data and the label of `store`.
-fn with_label<T, R>(
-    accessor: &Accessor<T, KvHost>,
-    store: &Resource<OpenStore>,
-    f: impl FnOnce(&KvStores, &str) -> R,
-) -> Result<R, spin_kv::Error> {
-    accessor.with(|mut access| {
-        let view = access.get();
-        let label = view.label(store).map_err(|e| spin_error(&e))?;
-        Ok(f(&view.ctx.stores, &label))
-    })
+fn spin_kv_error(error: KvError) -> spin_kv::Error {
+    spin_kv::Error::Other(error.to_string())
+}
+
+impl KvView<'_> {
+    fn spin_label(&self, store: &Resource<OpenStore>) -> Result<String, spin_kv::Error> {
+        self.label(store).map_err(|e| spin_error(&e))
+    }
 }
 
 impl spin_kv::Host for KvView<'_> {}
 
 impl spin_kv::HostStore for KvView<'_> {
+    fn open(&mut self, label: String) -> Result<Resource<OpenStore>, spin_kv::Error> {
+        KvView::open(self, label).map_err(spin_error)
+    }
+
+    fn get(&mut self, store: Resource<OpenStore>, key: String) -> Result<Option<Vec<u8>>, spin_kv::Error> {
+        self.ctx.stores.get(&self.spin_label(&store)?, &key).map_err(spin_kv_error)
+    }
+
+    fn set(&mut self, store: Resource<OpenStore>, key: String, value: Vec<u8>) -> Result<(), spin_kv::Error> {
+        self.ctx.stores.set(&self.spin_label(&store)?, &key, value).map_err(spin_kv_error)
+    }
+
+    fn delete(&mut self, store: Resource<OpenStore>, key: String) -> Result<(), spin_kv::Error> {
+        self.ctx.stores.delete(&self.spin_label(&store)?, &key).map(drop).map_err(spin_kv_error)
+    }
+
+    fn exists(&mut self, store: Resource<OpenStore>, key: String) -> Result<bool, spin_kv::Error> {
+        Ok(self.ctx.stores.get(&self.spin_label(&store)?, &key).map_err(spin_kv_error)?.is_some())
+    }
+
+    fn get_keys(&mut self, store: Resource<OpenStore>) -> Result<Vec<String>, spin_kv::Error> {
+        self.ctx.stores.keys(&self.spin_label(&store)?).map_err(spin_kv_error)
+    }
+
     fn drop(&mut self, store: Resource<OpenStore>) -> wasmtime::Result<()> {
         self.table.delete(store)?;
         Ok(())
-    }
-}
-
-impl<T> spin_kv::HostStoreWithStore<T> for KvHost {
-    async fn open(
-        accessor: &Accessor<T, Self>,
-        label: String,
-    ) -> Result<Resource<OpenStore>, spin_kv::Error> {
-        accessor.with(|mut access| access.get().open(label).map_err(spin_error))
-    }
-
-    async fn get(
-        accessor: &Accessor<T, Self>,
-        store: Resource<OpenStore>,
-        key: String,
-    ) -> Result<Option<Vec<u8>>, spin_kv::Error> {
-        with_label(accessor, &store, |kv, label| kv.get(label, &key))
-    }
-
-    async fn set(
-        accessor: &Accessor<T, Self>,
-        store: Resource<OpenStore>,
-        key: String,
-        value: Vec<u8>,
-    ) -> Result<(), spin_kv::Error> {
-        with_label(accessor, &store, |kv, label| kv.set(label, &key, value))
-    }
-
-    async fn delete(
-        accessor: &Accessor<T, Self>,
-        store: Resource<OpenStore>,
-        key: String,
-    ) -> Result<(), spin_kv::Error> {
-        with_label(accessor, &store, |kv, label| {
-            kv.delete(label, &key);
-        })
-    }
-
-    async fn exists(
-        accessor: &Accessor<T, Self>,
-        store: Resource<OpenStore>,
-        key: String,
-    ) -> Result<bool, spin_kv::Error> {
-        with_label(accessor, &store, |kv, label| kv.get(label, &key).is_some())
-    }
-
-    async fn get_keys(
-        accessor: &Accessor<T, Self>,
-        store: Resource<OpenStore>,
-    ) -> wasmtime::Result<(StreamReader<String>, wasmtime::component::FutureReader<Result<(), spin_kv::Error>>)>
-    {
-        let keys = with_label(accessor, &store, |kv, label| kv.keys(label));
-        accessor.with(|mut access| {
-            let (keys, result) = match keys {
-                Ok(keys) => (keys, Ok(())),
-                Err(e) => (Vec::new(), Err(e)),
-            };
-            let stream = StreamReader::new(&mut access, keys)?;
-            let future =
-                wasmtime::component::FutureReader::new(
-                    &mut access,
-                    async move { wasmtime::error::Ok(result) },
-                )?;
-            Ok((stream, future))
-        })
     }
 }
 
@@ -193,6 +148,8 @@ fn counter_error(error: KvError) -> wasi_kv::Error {
     wasi_kv::Error::Other(error.to_string())
 }
 
+use counter_error as kv_error;
+
 impl KvView<'_> {
     fn bucket(&self, bucket: &Resource<OpenStore>) -> Result<String, wasi_kv::Error> {
         self.label(bucket).map_err(|e| wasi_error(&e))
@@ -207,7 +164,7 @@ impl wasi_kv::Host for KvView<'_> {
 
 impl wasi_kv::HostBucket for KvView<'_> {
     fn get(&mut self, bucket: Resource<OpenStore>, key: String) -> Result<Option<Vec<u8>>, wasi_kv::Error> {
-        Ok(self.ctx.stores.get(&self.bucket(&bucket)?, &key))
+        self.ctx.stores.get(&self.bucket(&bucket)?, &key).map_err(kv_error)
     }
 
     fn set(
@@ -216,26 +173,25 @@ impl wasi_kv::HostBucket for KvView<'_> {
         key: String,
         value: Vec<u8>,
     ) -> Result<(), wasi_kv::Error> {
-        self.ctx.stores.set(&self.bucket(&bucket)?, &key, value);
-        Ok(())
+        self.ctx.stores.set(&self.bucket(&bucket)?, &key, value).map_err(kv_error)
     }
 
     fn delete(&mut self, bucket: Resource<OpenStore>, key: String) -> Result<(), wasi_kv::Error> {
-        self.ctx.stores.delete(&self.bucket(&bucket)?, &key);
-        Ok(())
+        self.ctx.stores.delete(&self.bucket(&bucket)?, &key).map(drop).map_err(kv_error)
     }
 
     fn exists(&mut self, bucket: Resource<OpenStore>, key: String) -> Result<bool, wasi_kv::Error> {
-        Ok(self.ctx.stores.get(&self.bucket(&bucket)?, &key).is_some())
+        Ok(self.ctx.stores.get(&self.bucket(&bucket)?, &key).map_err(kv_error)?.is_some())
     }
 
-    /// All keys in one page: the store is small and in memory.
+    /// All keys in one page: the stores are small.
     fn list_keys(
         &mut self,
         bucket: Resource<OpenStore>,
         _cursor: Option<String>,
     ) -> Result<wasi_kv::KeyResponse, wasi_kv::Error> {
-        Ok(wasi_kv::KeyResponse { keys: self.ctx.stores.keys(&self.bucket(&bucket)?), cursor: None })
+        let keys = self.ctx.stores.keys(&self.bucket(&bucket)?).map_err(kv_error)?;
+        Ok(wasi_kv::KeyResponse { keys, cursor: None })
     }
 
     fn drop(&mut self, bucket: Resource<OpenStore>) -> wasmtime::Result<()> {
@@ -259,7 +215,12 @@ impl atomics::Host for KvView<'_> {
             atomics::CasError::StoreError(wasi_kv::Error::Other(e.to_string()))
         };
         let snapshot = self.table.delete(cas).map_err(store_error)?;
-        match self.ctx.stores.swap(&snapshot, value) {
+        match self
+            .ctx
+            .stores
+            .swap(&snapshot, value)
+            .map_err(|e| atomics::CasError::StoreError(kv_error(e)))?
+        {
             Ok(()) => Ok(()),
             Err(fresh) => Err(atomics::CasError::CasFailed(self.table.push(fresh).map_err(store_error)?)),
         }
@@ -272,7 +233,7 @@ impl atomics::HostCas for KvView<'_> {
         bucket: Resource<OpenStore>,
         key: String,
     ) -> Result<Resource<Snapshot>, wasi_kv::Error> {
-        let snapshot = self.ctx.stores.snapshot(&self.bucket(&bucket)?, &key);
+        let snapshot = self.ctx.stores.snapshot(&self.bucket(&bucket)?, &key).map_err(kv_error)?;
         self.table.push(snapshot).map_err(|e| wasi_kv::Error::Other(e.to_string()))
     }
 
@@ -293,7 +254,9 @@ impl batch::Host for KvView<'_> {
         keys: Vec<String>,
     ) -> Result<Vec<(String, Option<Vec<u8>>)>, wasi_kv::Error> {
         let label = self.bucket(&bucket)?;
-        Ok(keys.into_iter().map(|k| (k.clone(), self.ctx.stores.get(&label, &k))).collect())
+        keys.into_iter()
+            .map(|k| Ok((k.clone(), self.ctx.stores.get(&label, &k).map_err(kv_error)?)))
+            .collect()
     }
 
     fn set_many(
@@ -303,7 +266,7 @@ impl batch::Host for KvView<'_> {
     ) -> Result<(), wasi_kv::Error> {
         let label = self.bucket(&bucket)?;
         for (key, value) in key_values {
-            self.ctx.stores.set(&label, &key, value);
+            self.ctx.stores.set(&label, &key, value).map_err(kv_error)?;
         }
         Ok(())
     }
@@ -311,7 +274,7 @@ impl batch::Host for KvView<'_> {
     fn delete_many(&mut self, bucket: Resource<OpenStore>, keys: Vec<String>) -> Result<(), wasi_kv::Error> {
         let label = self.bucket(&bucket)?;
         for key in keys {
-            self.ctx.stores.delete(&label, &key);
+            self.ctx.stores.delete(&label, &key).map_err(kv_error)?;
         }
         Ok(())
     }

@@ -1,14 +1,18 @@
 //! `spin-test-host`: a small Spin-compatible host for testing the edge gateway's Spin component.
 //!
 //! ```text
-//! spin-test-host --manifest spin.toml [--component path.wasm] --listen 127.0.0.1:3000 --admin 127.0.0.1:3001
+//! spin-test-host --manifest spin.toml [--component path.wasm] --listen 127.0.0.1:3000
+//!                [--sqlite .spin/sqlite_key_value.db] [--admin 127.0.0.1:3001]
 //! ```
 //!
-//! It serves the manifest's HTTP trigger with a fresh instance of the component per request, over
-//! wasmtime with WASI 0.2/0.3, `wasi:http` 0.3, `spin:key-value` 3.0 and `wasi:keyvalue`
-//! 0.2.0-draft2 backed by one in-memory map, and enforces `allowed_outbound_hosts` and
-//! `key_value_stores`. A second, loopback-only listener serves the admin API of [`admin`]. Once
-//! both listen, one line is printed on stdout:
+//! It serves the manifest's HTTP trigger the way Spin serves a WASI 0.2 component (see
+//! [`inbound`] and [`runtime`]): a fresh instance per request, over wasmtime with WASI 0.2,
+//! `wasi:http` 0.2 (the proxy world), `fermyon:spin/key-value` 2.0 and `wasi:keyvalue`
+//! 0.2.0-draft2, enforcing `allowed_outbound_hosts` and `key_value_stores`. The stores live in
+//! memory, or with `--sqlite` in a SQLite file with the schema of Spin's default store, so a
+//! file that `spin up` would read can be seeded and inspected. With `--admin`, a second,
+//! loopback-only listener serves the admin API of [`admin`] (the test host's own; Spin has none).
+//! Once everything listens, one line is printed on stdout:
 //!
 //! ```text
 //! spin-test-host listening on http://127.0.0.1:3000 (admin http://127.0.0.1:3001)
@@ -19,6 +23,7 @@
 #![deny(missing_docs)]
 
 mod admin;
+mod inbound;
 mod kv;
 mod kv_host;
 mod manifest;
@@ -44,22 +49,24 @@ struct Args {
     manifest: PathBuf,
     component: Option<PathBuf>,
     listen: SocketAddr,
-    admin: SocketAddr,
+    admin: Option<SocketAddr>,
+    sqlite: Option<PathBuf>,
 }
 
-const USAGE: &str =
-    "usage: spin-test-host --manifest spin.toml [--component path.wasm] --listen ADDR --admin ADDR";
+const USAGE: &str = "usage: spin-test-host --manifest spin.toml [--component path.wasm] --listen ADDR \
+                     [--sqlite FILE] [--admin ADDR]";
 
 fn parse_args() -> anyhow::Result<Args> {
     let mut args = std::env::args().skip(1);
-    let (mut manifest, mut component, mut listen, mut admin) = (None, None, None, None);
+    let (mut manifest, mut component, mut listen, mut admin, mut sqlite) = (None, None, None, None, None);
     while let Some(flag) = args.next() {
         let mut value = || args.next().with_context(|| format!("{flag} needs a value\n{USAGE}"));
         match flag.as_str() {
             "--manifest" => manifest = Some(PathBuf::from(value()?)),
             "--component" => component = Some(PathBuf::from(value()?)),
             "--listen" => listen = Some(value()?.parse().context("--listen")?),
-            "--admin" => admin = Some(value()?.parse().context("--admin")?),
+            "--admin" => admin = Some(value()?.parse::<SocketAddr>().context("--admin")?),
+            "--sqlite" => sqlite = Some(PathBuf::from(value()?)),
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -67,11 +74,10 @@ fn parse_args() -> anyhow::Result<Args> {
             other => bail!("unknown argument `{other}`\n{USAGE}"),
         }
     }
-    let admin: SocketAddr = admin.context(USAGE)?;
-    if !admin.ip().is_loopback() {
+    if admin.is_some_and(|a| !a.ip().is_loopback()) {
         bail!("--admin must be a loopback address: the admin API has no authentication");
     }
-    Ok(Args { manifest: manifest.context(USAGE)?, component, listen: listen.context(USAGE)?, admin })
+    Ok(Args { manifest: manifest.context(USAGE)?, component, listen: listen.context(USAGE)?, admin, sqlite })
 }
 
 #[tokio::main]
@@ -84,18 +90,27 @@ async fn main() -> anyhow::Result<()> {
         .or_else(|| app.source.clone())
         .context("no --component and no `source` in the manifest")?;
     eprintln!("spin-test-host: component `{}` ({}) on route {}", app.id, component.display(), app.route);
-    let stores = KvStores::default();
+    let stores = match &args.sqlite {
+        Some(path) => {
+            eprintln!("spin-test-host: key-value stores in {}", path.display());
+            KvStores::sqlite(path)?
+        }
+        None => KvStores::default(),
+    };
     let runtime = Arc::new(
         Runtime::new(app, &component, stores.clone())
             .with_context(|| format!("loading {}", component.display()))?,
     );
     let app_listener =
         TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
-    let admin_listener =
-        TcpListener::bind(args.admin).await.with_context(|| format!("binding {}", args.admin))?;
-    let (app_addr, admin_addr) = (app_listener.local_addr()?, admin_listener.local_addr()?);
-    tokio::spawn(serve_admin(admin_listener, stores));
-    println!("spin-test-host listening on http://{app_addr} (admin http://{admin_addr})");
+    let app_addr = app_listener.local_addr()?;
+    let mut line = format!("spin-test-host listening on http://{app_addr}");
+    if let Some(admin) = args.admin {
+        let listener = TcpListener::bind(admin).await.with_context(|| format!("binding {admin}"))?;
+        line.push_str(&format!(" (admin http://{})", listener.local_addr()?));
+        tokio::spawn(serve_admin(listener, stores));
+    }
+    println!("{line}");
     std::io::stdout().flush()?;
     serve_app(app_listener, runtime).await
 }

@@ -1,6 +1,7 @@
 //! The parts of a Spin manifest (`spin.toml`, version 2) the test host honours.
 //!
-//! Read once at start-up: the HTTP trigger's route and component, the component's `source`,
+//! Read once at start-up: the application's name and version, the HTTP trigger's route and
+//! component, the component's `source`,
 //! `allowed_outbound_hosts` and `key_value_stores`. Everything else in the manifest is ignored.
 
 use std::collections::BTreeMap;
@@ -13,9 +14,18 @@ use serde::Deserialize;
 struct RawManifest {
     spin_manifest_version: u32,
     #[serde(default)]
+    application: RawApplication,
+    #[serde(default)]
     trigger: RawTriggers,
     #[serde(default)]
     component: BTreeMap<String, RawComponent>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawApplication {
+    #[serde(default)]
+    name: String,
+    version: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -42,6 +52,10 @@ struct RawComponent {
 /// What the host needs to know about the one HTTP component it serves.
 #[derive(Debug, Clone)]
 pub(crate) struct App {
+    /// `[application] name`, reported by `/.well-known/spin/info`.
+    pub(crate) name: String,
+    /// `[application] version`, reported by `/.well-known/spin/info`.
+    pub(crate) version: Option<String>,
     /// The component id in the manifest.
     pub(crate) id: String,
     /// The trigger route, e.g. `/...`.
@@ -69,6 +83,8 @@ impl App {
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
         Ok(App {
+            name: raw.application.name,
+            version: raw.application.version,
             id: trigger.component.clone(),
             route: trigger.route,
             source: component.source.as_ref().map(|s| base.join(s)),

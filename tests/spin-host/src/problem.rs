@@ -1,4 +1,5 @@
-//! Responses the host makes itself: RFC 9457 problem details, with no internals in them.
+//! Responses the host makes itself: Spin's empty ones (404, 500), and the admin API's RFC 9457
+//! problem details.
 
 use bytes::Bytes;
 use http::StatusCode;
@@ -6,12 +7,22 @@ use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
 
+/// The error of a body that fails mid-stream (the component's, or the shield's it passes on).
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// The body type of every response the host sends.
-pub(crate) type HostBody = UnsyncBoxBody<Bytes, std::convert::Infallible>;
+pub(crate) type HostBody = UnsyncBoxBody<Bytes, BoxError>;
 
 /// A small byte body.
 pub(crate) fn full(bytes: impl Into<Bytes>) -> HostBody {
-    Full::new(bytes.into()).boxed_unsync()
+    Full::new(bytes.into()).map_err(|never| match never {}).boxed_unsync()
+}
+
+/// A response with no body, as Spin answers an unmatched route (404) or a failed component (500).
+pub(crate) fn empty(status: StatusCode) -> http::Response<HostBody> {
+    let mut response = http::Response::new(full(Bytes::new()));
+    *response.status_mut() = status;
+    response
 }
 
 /// A plain-text response.

@@ -1,4 +1,6 @@
-//! The gateway's Spin component, run by `spin-test-host` against a loopback origin.
+//! The gateway's Spin component, run by `spin-test-host` against a loopback origin, and the
+//! host's own Spin behaviours (well-known paths, an empty 500 on a trap) with a stand-in
+//! component that traps.
 //!
 //! Needs the component built beforehand and its path in `SPIN_COMPONENT`:
 //!
@@ -57,10 +59,71 @@ fn component() -> PathBuf {
     path
 }
 
+/// A component that exports `wasi:http/incoming-handler@0.2.0` and traps when called.
+const TRAPPING_COMPONENT: &str = r#"
+(component
+  (import "wasi:http/types@0.2.0" (instance $types
+    (export "incoming-request" (type (sub resource)))
+    (export "response-outparam" (type (sub resource)))))
+  (alias export $types "incoming-request" (type $req))
+  (alias export $types "response-outparam" (type $out))
+  (core module $m (func (export "handle") (param i32 i32) unreachable))
+  (core instance $i (instantiate $m))
+  (func $handle (param "request" (own $req)) (param "response-out" (own $out))
+    (canon lift (core func $i "handle")))
+  (instance $handler (export "handle" (func $handle)))
+  (export "wasi:http/incoming-handler@0.2.0" (instance $handler)))
+"#;
+
+/// How to start a host.
+struct Options<'a> {
+    outbound: &'a [&'a str],
+    stores: &'a [&'a str],
+    /// Keep the stores in `<dir>/.spin/sqlite_key_value.db`, seeded with these pairs first.
+    sqlite: Option<&'a [(&'a str, &'a str)]>,
+    /// The component file; the gateway's (`SPIN_COMPONENT`) when `None`.
+    component: Option<PathBuf>,
+}
+
+/// Spin's default store file under `dir`.
+fn sqlite_path(dir: &std::path::Path) -> PathBuf {
+    dir.join(".spin").join("sqlite_key_value.db")
+}
+
+/// Writes `pairs` into a Spin-format SQLite file the way `scripts/routes --spin-sqlite` does.
+fn seed_sqlite(path: &std::path::Path, pairs: &[(&str, &str)]) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let db = rusqlite::Connection::open(path).unwrap();
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS spin_key_value (store TEXT NOT NULL, key TEXT NOT NULL, \
+         value BLOB NOT NULL, PRIMARY KEY (store, key))",
+        [],
+    )
+    .unwrap();
+    for (key, value) in pairs {
+        db.execute(
+            "INSERT INTO spin_key_value (store, key, value) VALUES ('default', ?1, ?2) \
+             ON CONFLICT (store, key) DO UPDATE SET value = ?2",
+            rusqlite::params![key, value.as_bytes()],
+        )
+        .unwrap();
+    }
+}
+
 /// Starts the host with a manifest allowing `outbound` and the key-value `stores`.
 fn start_host(name: &str, outbound: &[&str], stores: &[&str]) -> Host {
+    start_host_with(name, Options { outbound, stores, sqlite: None, component: None })
+}
+
+fn start_host_with(name: &str, options: Options<'_>) -> Host {
+    let Options { outbound, stores, sqlite, component: file } = options;
     let dir = std::env::temp_dir().join(format!("spin-test-host-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
+    let mut store_args = Vec::new();
+    if let Some(pairs) = sqlite {
+        seed_sqlite(&sqlite_path(&dir), pairs);
+        store_args = vec!["--sqlite".into(), sqlite_path(&dir).into_os_string()];
+    }
     let quoted = |items: &[&str]| items.iter().map(|i| format!("\"{i}\"")).collect::<Vec<_>>().join(", ");
     let manifest = format!(
         "spin_manifest_version = 2\n[application]\nname = \"test\"\n[[trigger.http]]\nroute = \"/...\"\ncomponent = \"gw\"\n\
@@ -73,8 +136,9 @@ fn start_host(name: &str, outbound: &[&str], stores: &[&str]) -> Host {
         .arg("--manifest")
         .arg(dir.join("spin.toml"))
         .arg("--component")
-        .arg(component())
+        .arg(file.unwrap_or_else(component))
         .args(["--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"])
+        .args(store_args)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -159,7 +223,8 @@ async fn send(
         .method(method)
         .uri(path)
         .header("host", "api.test")
-        .header("spin-client-addr", "6.6.6.6:1") // a client must not be able to spoof this
+        // The host passes this on (as Spin does) before its own: the gateway must not trust it.
+        .header("spin-client-addr", "6.6.6.6:1")
         .body(Full::new(body.into()))
         .unwrap();
     let response = tokio::time::timeout(Duration::from_secs(60), sender.send_request(request))
@@ -218,11 +283,13 @@ async fn gateway_component_on_the_test_host() {
     assert_eq!(headers.get("x-edge-route").unwrap(), "api");
     assert_eq!(seen.count.load(Ordering::SeqCst), 1);
     let upstream = seen.last_headers.lock().unwrap().clone().unwrap();
+    // Regression (issue 10): the adapter read the first `spin-client-addr`, the client's.
     assert_eq!(
         upstream.get("x-forwarded-for").unwrap(),
         "127.0.0.1",
         "the client address is Spin's, not the spoofed header"
     );
+    assert!(!format!("{upstream:?}").contains("6.6.6.6"), "the spoofed address leaked: {upstream:?}");
     assert!(upstream.get("forwarded").unwrap().to_str().unwrap().starts_with("for=127.0.0.1;"));
     assert!(upstream.get("via").unwrap().to_str().unwrap().contains("edge-gateway"));
     assert!(upstream.get("traceparent").is_some());
@@ -267,4 +334,81 @@ async fn undeclared_store_is_refused() {
     let (status, headers, body) = send(host.app, Method::GET, "/api/users", "").await;
     assert_problem(status, &headers, &body, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(seen.count.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn routes_seeded_in_a_spin_sqlite_file_are_served() {
+    let (origin, seen) = start_origin().await;
+    let doc = routes(origin);
+    let seeded = [("routes/versions/v1", doc.as_str()), ("routes/current", "v1"), ("routes/last-good", "v1")];
+    let host = start_host_with(
+        "sqlite",
+        Options {
+            outbound: &["http://127.0.0.1:*"],
+            stores: &["default"],
+            sqlite: Some(&seeded),
+            component: None,
+        },
+    );
+    let (status, _, body) = send(host.app, Method::GET, "/api/users", "").await;
+    assert_eq!(status, StatusCode::OK, "body: {}", String::from_utf8_lossy(&body));
+    assert_eq!(&body[..], b"hello from origin /api/users");
+    assert_eq!(seen.count.load(Ordering::SeqCst), 1);
+
+    // Writes into the file while the host runs (what publishing to `spin up`'s store does) are
+    // seen by the next request. v2 sends `/api` to a port nothing listens on: 502.
+    let closed = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+    let v2 = doc.replace(&format!("127.0.0.1:{}", origin.port()), &closed.to_string());
+    let file = sqlite_path(&host._dir.0);
+    seed_sqlite(&file, &[("routes/versions/v2", &v2), ("routes/current", "v2"), ("routes/last-good", "v2")]);
+    let (status, headers, body) = send(host.app, Method::GET, "/api/users", "").await;
+    assert_problem(status, &headers, &body, StatusCode::BAD_GATEWAY);
+    // Rolled back: one write of the older id.
+    seed_sqlite(&file, &[("routes/current", "v1"), ("routes/last-good", "v1")]);
+    let (status, _, _) = send(host.app, Method::GET, "/api/users", "").await;
+    assert_eq!(status, StatusCode::OK);
+    // The admin API reads the same file.
+    let (status, _, body) = send(host.admin, Method::GET, "/kv/default/routes/current", "").await;
+    assert_eq!((status, &body[..]), (StatusCode::OK, &b"v1"[..]));
+}
+
+fn trapping_component(dir_name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("spin-test-host-{}-{dir_name}-wasm", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("trap.wasm");
+    std::fs::write(&path, wat::parse_str(TRAPPING_COMPONENT).unwrap()).unwrap();
+    path
+}
+
+/// As Spin: a trapping component is an empty 500 (no body, no content type, no internals).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_trap_is_an_empty_500() {
+    let component = trapping_component("trap");
+    let host = start_host_with(
+        "trap",
+        Options { outbound: &[], stores: &[], sqlite: None, component: Some(component) },
+    );
+    let (status, headers, body) = send(host.app, Method::GET, "/anything", "").await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(body.is_empty(), "body: {}", String::from_utf8_lossy(&body));
+    assert!(headers.get("content-type").is_none(), "{headers:?}");
+}
+
+/// As Spin: `/.well-known/spin/*` never reaches the component (here one that would trap).
+#[tokio::test(flavor = "multi_thread")]
+async fn well_known_paths_are_answered_by_the_host() {
+    let component = trapping_component("wellknown");
+    let host = start_host_with(
+        "wellknown",
+        Options { outbound: &[], stores: &[], sqlite: None, component: Some(component) },
+    );
+    let (status, _, body) = send(host.app, Method::GET, "/.well-known/spin/health", "").await;
+    assert_eq!((status, &body[..]), (StatusCode::OK, &b"OK"[..]));
+    let (status, headers, body) = send(host.app, Method::GET, "/.well-known/spin/info", "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers.get("content-type").unwrap(), "application/json");
+    let info: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(info["name"], "test");
+    let (status, _, body) = send(host.app, Method::GET, "/.well-known/spin/nope", "").await;
+    assert_eq!((status, body.is_empty()), (StatusCode::NOT_FOUND, true));
 }
