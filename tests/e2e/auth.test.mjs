@@ -43,6 +43,10 @@ function authRoutes() {
     },
     api_keys: { header: "x-api-key", cache_ttl_ms: 1000 },
   };
+  // The shared routes strip prefixes (/api, /failover): beside protected routes on the same
+  // shield they would forward /api/private/x as /private/x, which validation refuses. Here
+  // they forward paths as they are.
+  for (const route of doc.routes) delete route.strip_prefix;
   doc.routes.unshift(
     { id: "private", path: "/private/{*rest}", pool: "main", auth: { jwt: ["demo"],
       rules: [{ methods: ["POST"], scopes: ["orders:write"] }] } },

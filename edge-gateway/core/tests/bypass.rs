@@ -17,8 +17,9 @@ use http::{Method, Request, Response, StatusCode};
 use serde_json::json;
 
 const ROUTES: &str = r#"{
-  "regions": [{"name":"eu","shield":"http://eu.shield:9101","lat":0,"lon":0}],
-  "pools": {"p": {"regions": ["eu"]}, "other": {"regions": ["eu"]}},
+  "regions": [{"name":"eu","shield":"http://eu.shield:9101","lat":0,"lon":0},
+              {"name":"legacy","shield":"http://legacy.shield:9102","lat":0,"lon":0}],
+  "pools": {"p": {"regions": ["eu"]}, "other": {"regions": ["legacy"]}},
   "routes": [
     {"id":"public", "path":"/public/{*rest}", "pool":"p"},
     {"id":"admin",  "path":"/admin/{*rest}", "pool":"p", "auth": {"api_key": true,

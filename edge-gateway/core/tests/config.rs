@@ -222,7 +222,7 @@ fn open_routes_cannot_reach_what_a_protected_route_protects() {
         (r#"{"id":"hole","path":"/orders/health","pool":"api"}"#, "$.routes[1]: open route `hole` serves"),
         (
             r#"{"id":"all","path":"/api/{*rest}","pool":"api","strip_prefix":"/api"}"#,
-            "$.routes[1]: open route `all` forwards to the same pool paths under `/`",
+            "$.routes[1]: open route `all` forwards paths under `/` to a shield",
         ),
         (
             r#"{"id":"rw","path":"/legacy/{*rest}","pool":"api","rewrite":"/orders/{rest}"}"#,
@@ -237,6 +237,12 @@ fn open_routes_cannot_reach_what_a_protected_route_protects() {
         let errors = errors(&minimal(&format!("[{protected},{open}]")));
         assert!(errors.iter().any(|e| e.starts_with(expected)), "{open}: {errors:?}");
     }
+    // Another pool on the same shield reaches the same origin.
+    let two_pools = r#"{"regions":[{"name":"eu","shield":"http://127.0.0.1:9101","lat":1,"lon":2}],
+        "pools":{"api":{"regions":["eu"]},"legacy":{"regions":["eu"]}},
+        "routes":[{"id":"orders","path":"/orders/{*rest}","pool":"api","auth":{"api_key":true}},
+                  {"id":"all","path":"/api/{*rest}","pool":"legacy","strip_prefix":"/api"}]}"#;
+    assert!(errors(two_pools).iter().any(|e| e.starts_with("$.routes[1]: open route `all` forwards")));
     let accepted = [
         // Same hosts, paths forwarded as they are: the router sends /orders/* to `orders`.
         r#"{"id":"all","path":"/{*rest}","pool":"api"}"#,

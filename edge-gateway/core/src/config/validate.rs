@@ -108,7 +108,13 @@ pub(super) fn validate(json: &[u8]) -> Result<Config, ConfigErrors> {
     let regions = check_regions(&regions, &mut errors);
     let pools = check_pools(&pools, &regions, &mut errors);
     let routes = check_routes(&routes, &pools, &settings, &auth, &mut errors);
-    exposure::check(&routes, &mut errors);
+    let pool_shields: Vec<Vec<&str>> = pools
+        .values()
+        .map(|pool| {
+            pool.regions.iter().filter_map(|&i| regions.get(i)).map(|(_, r)| r.shield.as_str()).collect()
+        })
+        .collect();
+    exposure::check(&routes, &pool_shields, &mut errors);
     let router = build_router(&routes, &mut errors);
     if !errors.0.is_empty() {
         return Err(ConfigErrors(errors.0));

@@ -5,7 +5,8 @@
 //!   prefix (`/admin` or `/admin/health` beside a protected `/admin/{*rest}`). The more
 //!   specific route wins the match, so the protected prefix has an open hole.
 //! - **Aliasing upstream**: an open route whose path edit (`strip_prefix`, `rewrite`) or other
-//!   host sends paths to the same pool that a protected route forwards there (open
+//!   host sends paths to a shield that a protected route also forwards to (pools sharing a
+//!   shield reach the same origin) (open
 //!   `/api/{*rest}` with `strip_prefix: /api` beside protected `/orders/{*rest}`: anonymous
 //!   `/api/orders/1` reaches the origin as `/orders/1`). Two routes that forward paths as they
 //!   are on the same hosts cannot alias: the router itself sends each path to one of them.
@@ -18,10 +19,16 @@ use crate::config::{HostPattern, PathEdit, Route, TemplatePart};
 use crate::routing::prefix_base;
 
 /// Reports every shadowing and upstream alias between open and protected routes.
-pub(super) fn check(routes: &[(usize, Route)], errors: &mut Errors) {
+/// `pool_shields[p]` are the shield URLs of pool `p`.
+pub(super) fn check(routes: &[(usize, Route)], pool_shields: &[Vec<&str>], errors: &mut Errors) {
+    let share_a_shield = |a: &Route, b: &Route| match (pool_shields.get(a.pool), pool_shields.get(b.pool)) {
+        (Some(x), Some(y)) => x.iter().any(|shield| y.contains(shield)),
+        _ => a.pool == b.pool,
+    };
     for (_, protected) in routes.iter().filter(|(_, r)| r.auth.is_some()) {
         for (i, open) in routes.iter().filter(|(_, r)| r.auth.is_none()) {
-            if let Some(reason) = shadows(open, protected).or_else(|| aliases(open, protected)) {
+            let alias = || if share_a_shield(open, protected) { aliases(open, protected) } else { None };
+            if let Some(reason) = shadows(open, protected).or_else(alias) {
                 errors.push(format!("$.routes[{i}]"), reason);
             }
         }
@@ -40,9 +47,6 @@ fn shadows(open: &Route, protected: &Route) -> Option<String> {
 }
 
 fn aliases(open: &Route, protected: &Route) -> Option<String> {
-    if open.pool != protected.pool {
-        return None;
-    }
     let routed_apart = open.path_edit == PathEdit::Keep
         && protected.path_edit == PathEdit::Keep
         && open.hosts.iter().all(|h| protected.hosts.contains(h));
@@ -52,7 +56,7 @@ fn aliases(open: &Route, protected: &Route) -> Option<String> {
     let (open_reach, protected_reach) = (reach(open), reach(protected));
     overlaps(&open_reach, &protected_reach).then(|| {
         format!(
-            "open route `{}` forwards to the same pool paths under `{}` that route `{}` protects (`{}`): anonymous requests would reach them; give it an `auth` policy, another pool, or a path edit that stays apart",
+            "open route `{}` forwards paths under `{}` to a shield that route `{}` also uses, reaching what it protects (`{}`): anonymous requests would get there; give it an `auth` policy, a pool with other shields, or a path edit that stays apart",
             open.id, open_reach.0, protected.id, protected_reach.0
         )
     })
