@@ -4,9 +4,10 @@
 //! it is read only when it is copied into an outgoing request or response, chunk by chunk (see
 //! [`crate::pipe`]), so a body is never held whole in memory.
 //!
-//! This module decides only two things the core cannot know: which client address Spin reported
-//! (see [`client_ip`]; every `spin-*` header is dropped afterwards), and when an incoming
-//! request has no body at all (see [`has_no_body`]).
+//! This module decides only two things the core cannot know: which client address and URL Spin
+//! reported (the last `spin-client-addr` and `spin-full-url`, see [`last`]; every `spin-*`
+//! header is dropped afterwards), and when an incoming request has no body at all (see
+//! [`has_no_body`]).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -70,7 +71,7 @@ pub(crate) fn from_spin(
 ) -> anyhow::Result<(http::Request<Body<SpinStream>>, ClientInfo)> {
     let mut headers = header_map(&request.headers());
     let client = ClientInfo { ip: client_ip(&headers), location: None };
-    let full = headers.get(FULL_URL).and_then(|v| v.to_str().ok()?.parse::<Uri>().ok());
+    let full = last(&headers, FULL_URL).and_then(|v| v.parse::<Uri>().ok());
     let uri = match full {
         Some(full) if full.authority().is_some() => full,
         _ => request.uri().parse().map_err(|e| anyhow::anyhow!("request URI: {e}"))?,
@@ -153,13 +154,19 @@ fn method(method: &WasiMethod) -> anyhow::Result<Method> {
     Method::from_bytes(name.as_bytes()).map_err(|e| anyhow::anyhow!("request method: {e}"))
 }
 
-/// The client's address from the **last** `spin-client-addr` (`ip:port`, or a bare ip).
+/// The **last** value of a `spin-*` header: Spin's own.
 ///
 /// Spin passes the client's own headers through and appends its `spin-*` headers after them,
-/// so a client can send `spin-client-addr` too, but only as an earlier instance: the last one is
-/// always Spin's. A last value that does not parse gives no address rather than an earlier one.
+/// so a client can send `spin-client-addr` or `spin-full-url` too, but only as an earlier
+/// instance: the last one is always Spin's.
+fn last<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get_all(name).iter().next_back()?.to_str().ok()
+}
+
+/// The client's address from the last `spin-client-addr` (`ip:port`, or a bare ip). A last
+/// value that does not parse gives no address rather than an earlier one.
 fn client_ip(headers: &HeaderMap) -> Option<IpAddr> {
-    let value = headers.get_all(CLIENT_ADDR).iter().next_back()?.to_str().ok()?.trim();
+    let value = last(headers, CLIENT_ADDR)?.trim();
     value.parse::<SocketAddr>().map(|a| a.ip()).or_else(|_| value.parse::<IpAddr>()).ok()
 }
 
@@ -213,6 +220,13 @@ mod tests {
         for (pairs, want) in cases {
             assert_eq!(client_ip(&headers(pairs)), want.map(|ip| ip.parse().unwrap()), "{pairs:?}");
         }
+    }
+
+    #[test]
+    fn the_full_url_is_the_last_spin_full_url() {
+        let map =
+            headers(&[("spin-full-url", "http://evil.test/admin"), ("spin-full-url", "http://api.test/x")]);
+        assert_eq!(last(&map, FULL_URL), Some("http://api.test/x"));
     }
 
     #[test]
