@@ -1,10 +1,17 @@
-// Runs the Spin component under the project's wasmtime-based test host (tests/spin-host),
-// with spin.toml's allowed_outbound_hosts and key-value stores enforced.
+// Runs the Spin component under the project's wasmtime-based test host (tests/spin-host), with
+// spin.toml's allowed_outbound_hosts and key-value stores enforced. The store `default` is a
+// SQLite file with Spin's own schema in a fresh temporary directory, as `spin up` keeps it in
+// `.spin/sqlite_key_value.db`: `sqlite` is its path, for scripts/routes --spin-sqlite.
+// `put`/`del` write the same file through the test host's admin API (quicker for many writes).
+import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { bins, freePort, root, startProcess } from "./procs.mjs";
 
 export async function startSpin() {
   const [port, admin] = [await freePort(), await freePort()];
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "e2e-spin-"));
+  const sqlite = path.join(dir, ".spin", "sqlite_key_value.db");
   const proc = await startProcess(
     bins.spinHost,
     [
@@ -12,6 +19,7 @@ export async function startSpin() {
       "--component", bins.spinComponent,
       "--listen", `127.0.0.1:${port}`,
       "--admin", `127.0.0.1:${admin}`,
+      "--sqlite", sqlite,
     ],
     { ready: /listening on/, name: "spin-test-host" },
   );
@@ -21,11 +29,15 @@ export async function startSpin() {
   return {
     name: "spin",
     url,
+    sqlite,
     fetch: (p, init) => fetch(url + p, { redirect: "manual", ...init }),
     dispatch: null, // no geo injection on Spin
     put: async (key, value) => check(await fetch(kvUrl(key), { method: "PUT", body: value })),
     del: async (key) => check(await fetch(kvUrl(key), { method: "DELETE" })),
-    close: proc.stop,
+    close: async () => {
+      await proc.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
     output: proc.output,
   };
 }
