@@ -1,4 +1,5 @@
-//! Micro-benchmarks of the per-request decisions: route lookup, config parsing, JWT checks.
+//! Micro-benchmarks of the per-request decisions: route lookup, config parsing, JWT checks,
+//! path normalisation.
 //!
 //! `cargo bench -p edge-gateway-core`. Baselines in the same run: a `HashMap` lookup of the exact
 //! path (the cheapest possible router), `serde_json::Value` parsing of the same document
@@ -117,5 +118,30 @@ fn jwt(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, routing, parsing, jwt);
+/// The normalisation every request pays before routing: an already-normal path (the common
+/// case, no allocation) and one that needs decoding and merging, against the route lookup that
+/// follows it.
+fn normalisation(c: &mut Criterion) {
+    let config = Config::from_json(document(100).as_bytes()).unwrap();
+    let mut group = c.benchmark_group("normalise_then_route");
+    group.bench_function("normal_path", |b| {
+        b.iter(|| edge_gateway_core::normalize::path(black_box("/svc97/items/7/a/b")).unwrap())
+    });
+    group.bench_function("encoded_path", |b| {
+        b.iter(|| edge_gateway_core::normalize::path(black_box("/svc97/%69tems//7/%61/b")).unwrap())
+    });
+    group.bench_function("baseline_route_lookup", |b| {
+        b.iter(|| {
+            config.router.lookup(
+                &config.routes,
+                black_box("x.example.com"),
+                &Method::GET,
+                black_box("/svc97/items/7/a/b"),
+            )
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, routing, parsing, jwt, normalisation);
 criterion_main!(benches);
