@@ -43,7 +43,8 @@ function lookup(json, dotted) {
   return dotted.split(".").reduce((v, k) => v?.[k], json);
 }
 
-async function check(gw, { request, expect }) {
+async function check(gw, { request, expect: shared }) {
+  const expect = { ...shared, ...shared.byRuntime?.[gw.name] };
   const response = await rawRequest(gw.url, request.path, request);
   const body = response.body;
   const text = () => body.toString("utf8").slice(0, 500);
