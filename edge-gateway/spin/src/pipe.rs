@@ -154,21 +154,39 @@ pub(crate) async fn response(
     }
 }
 
-/// Reads the whole body, refusing more than `limit` bytes.
-pub(crate) async fn read_to_end(source: SpinStream, limit: usize) -> Result<Vec<u8>, String> {
+/// Why [`read_to_end`] gave up.
+#[derive(Debug)]
+pub(crate) enum ReadError {
+    /// More than the limit arrived (how many bytes had been read).
+    TooLarge(u64),
+    /// The stream failed.
+    Failed(String),
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadError::TooLarge(read) => write!(f, "body exceeds the limit ({read} bytes read)"),
+            ReadError::Failed(reason) => f.write_str(reason),
+        }
+    }
+}
+
+/// Reads the whole body, giving up as soon as more than `limit` bytes have arrived.
+pub(crate) async fn read_to_end(source: SpinStream, limit: u64) -> Result<Vec<u8>, ReadError> {
     let mut body = Vec::new();
     loop {
         match source.stream.read(CHUNK) {
             Ok(chunk) if chunk.is_empty() => ready(|| source.stream.subscribe()).await,
             Ok(chunk) => {
                 body.extend_from_slice(&chunk);
-                if body.len() > limit {
-                    return Err(format!("body exceeds {limit} bytes"));
+                if body.len() as u64 > limit {
+                    return Err(ReadError::TooLarge(body.len() as u64));
                 }
             }
             Err(StreamError::Closed) => return Ok(body),
             Err(StreamError::LastOperationFailed(error)) => {
-                return Err(format!("reading the body: {}", error.to_debug_string()));
+                return Err(ReadError::Failed(format!("reading the body: {}", error.to_debug_string())));
             }
         }
     }

@@ -13,7 +13,7 @@
 use std::time::Duration;
 
 use edge_gateway_core::Body;
-use edge_gateway_core::ports::{Fetch, FetchError, Fetched, Timeouts, Upstream, UpstreamError};
+use edge_gateway_core::ports::{BodyError, Fetch, FetchError, Fetched, Timeouts, Upstream, UpstreamError};
 use spin_sdk::http::{ErrorCode, IncomingResponse, OutgoingRequest};
 use spin_sdk::wit::wasi::http0_2_0::outgoing_handler;
 use spin_sdk::wit::wasi::http0_2_0::types::RequestOptions;
@@ -39,6 +39,16 @@ impl Upstream for SpinUpstream {
         *head.headers_mut() = message::header_map(&response.headers());
         let body = SpinStream::of_response(response).map_err(|e| UpstreamError::Protocol(e.to_string()))?;
         Ok(head.map(|()| Body::Stream(body)))
+    }
+
+    /// A body without `Content-Length` is read here, up to `limit` (wasi:http 0.2 has no way to
+    /// cap a stream the component only passes on).
+    async fn limit_body(&self, stream: SpinStream, limit: u64) -> Result<Body<SpinStream>, BodyError> {
+        match pipe::read_to_end(stream, limit).await {
+            Ok(body) => Ok(Body::Bytes(body.into())),
+            Err(pipe::ReadError::TooLarge(read)) => Err(BodyError::TooLarge { read, limit }),
+            Err(pipe::ReadError::Failed(reason)) => Err(BodyError::Read(reason)),
+        }
     }
 }
 
@@ -109,7 +119,8 @@ impl Fetch for SpinDocuments {
             http::StatusCode::from_u16(response.status()).map_err(|_| FetchError("invalid status".into()))?;
         let headers = message::header_map(&response.headers());
         let body = SpinStream::of_response(response).map_err(|e| FetchError(e.to_string()))?;
-        let body = pipe::read_to_end(body, limit).await.map_err(FetchError)?;
+        let limit = u64::try_from(limit).unwrap_or(u64::MAX);
+        let body = pipe::read_to_end(body, limit).await.map_err(|e| FetchError(e.to_string()))?;
         Ok(Fetched { status, headers, body: body.into() })
     }
 }
