@@ -562,3 +562,24 @@ fn auth_config_errors_name_their_fields() {
     }
     assert_eq!(errors.len(), expected.len(), "{errors:#?}");
 }
+
+/// Regression (issue 9, finding 7): two issuers with one `iss` on a route (JWKS and inline
+/// HMAC) made the gateway pick the first and refuse valid tokens of the second. A token names
+/// only its `iss`, so such a route is refused at validation, naming both issuers.
+#[test]
+fn two_issuers_with_one_iss_on_a_route_are_refused_at_validation() {
+    let mut doc: serde_json::Value = serde_json::from_str(&routes()).unwrap();
+    doc["auth"]["issuers"]["other"]["issuer"] = json!("https://idp.test");
+    let errors = Config::from_json(doc.to_string().as_bytes()).expect_err("same iss on route `jwt`").0;
+    let reasons: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    assert!(
+        reasons[0].starts_with(
+            "$.routes[1].auth.jwt[1]: issuers `idp` and `other` both have `iss` `https://idp.test`"
+        ),
+        "{reasons:?}"
+    );
+    // On different routes the two issuers are fine: each route names which keys to check.
+    doc["routes"][1]["auth"]["jwt"] = json!(["other"]);
+    assert!(Config::from_json(doc.to_string().as_bytes()).is_ok());
+}
