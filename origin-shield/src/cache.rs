@@ -6,6 +6,7 @@
 //! cache_key_callback    key::primary(authority, path?query)
 //! cache_vary_filter     key::variance(stored Vary fields, request)
 //! response_cache_filter policy::decide(request, response, exchange times)
+//!                       after a 304: on refresh::refresh(stored head, 304 head)
 //! response_filter       status::header(Outcome::of(phase), facts) → Cache-Status
 //! ```
 //!
@@ -17,6 +18,7 @@
 
 pub mod key;
 pub mod policy;
+pub mod refresh;
 pub mod selector;
 pub mod status;
 pub mod store;

@@ -29,6 +29,7 @@ use pingora_http::{RequestHeader, ResponseHeader};
 use pingora_proxy::{FailToProxy, ProxyHttp, Session};
 
 use crate::cache::policy::{self, Exchange};
+use crate::cache::refresh;
 use crate::cache::status::{self, Facts, Outcome};
 use crate::cache::{ShieldCache, key};
 use crate::config::{HealthCheck, Origin, ShieldConfig, Timeouts};
@@ -71,6 +72,9 @@ pub struct RequestCtx {
     storable: bool,
     /// Why the policy did not store the response.
     not_stored: Option<&'static str>,
+    /// The origin's 304 to a revalidation, kept for `response_cache_filter` to refresh the
+    /// stored head with (see [`crate::cache::refresh`]).
+    not_modified: Option<Box<ResponseHeader>>,
 }
 
 /// The shared pieces a [`ShieldProxy`] works with besides its config.
@@ -160,6 +164,14 @@ impl ProxyHttp for ShieldProxy {
         RequestCtx::default()
     }
 
+    /// Interim (1xx) responses from the origin are never sent on, except `101` and a `100`
+    /// the client asked for with `Expect: 100-continue` (Pingora's rule): the edge expects
+    /// exactly one, final, response.
+    async fn early_request_filter(&self, session: &mut Session, _ctx: &mut RequestCtx) -> Result<()> {
+        session.as_downstream_mut().set_ignore_info_resp(true);
+        Ok(())
+    }
+
     /// Answers the shield's own endpoints; everything else goes on.
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         let req = session.req_header();
@@ -206,13 +218,21 @@ impl ProxyHttp for ShieldProxy {
         key::variance(meta.headers(), &req.headers)
     }
 
-    /// Storability and freshness from the core's RFC 9111 policy.
+    /// Storability and freshness from the core's RFC 9111 policy. After a 304 the policy
+    /// judges the stored head refreshed with every field of the 304, not Pingora's merge.
     fn response_cache_filter(
         &self,
         session: &Session,
         resp: &ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<RespCacheable> {
+        let refreshed = match (ctx.not_modified.take(), session.cache.maybe_cache_meta()) {
+            (Some(not_modified), Some(meta)) => {
+                Some(refresh::refresh(meta.response_header(), &not_modified)?)
+            }
+            _ => None,
+        };
+        let resp = refreshed.as_ref().unwrap_or(resp);
         let now = SystemTime::now();
         let at = Exchange { request_time: ctx.request_time.unwrap_or(now), response_time: now };
         let req = session.req_header();
@@ -274,18 +294,27 @@ impl ProxyHttp for ShieldProxy {
         headers::append_via(upstream_request, &self.via)
     }
 
-    /// Strips hop-by-hop fields (before the response is stored) and times the origin.
+    /// Strips hop-by-hop fields (before the response is stored) and times the origin; keeps a
+    /// 304 to a revalidation for `response_cache_filter`. Interim responses are left alone
+    /// (the downstream session drops them, see `early_request_filter`).
     async fn upstream_response_filter(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         upstream_response: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        if is_interim(upstream_response.status) {
+            return Ok(());
+        }
         if let Some(started) = ctx.upstream_started.take() {
             self.metrics.observe_upstream(started.elapsed());
         }
         ctx.fwd_status = Some(upstream_response.status);
         headers::strip_hop_by_hop(upstream_response);
+        if upstream_response.status == StatusCode::NOT_MODIFIED && session.cache.phase() == CachePhase::Stale
+        {
+            ctx.not_modified = Some(Box::new(upstream_response.clone()));
+        }
         Ok(())
     }
 
@@ -296,6 +325,9 @@ impl ProxyHttp for ShieldProxy {
         response: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        if is_interim(response.status) {
+            return Ok(());
+        }
         response.append_header(CACHE_STATUS, Self::cache_status(session, ctx))?;
         response.insert_header(headers::REGION_HEADER, &self.region)
     }
@@ -327,4 +359,9 @@ impl ProxyHttp for ShieldProxy {
         }
         FailToProxy { error_code: code, can_reuse_downstream: false }
     }
+}
+
+/// An interim response: informational, and not the `101` that ends an upgrade.
+fn is_interim(status: StatusCode) -> bool {
+    status.is_informational() && status != StatusCode::SWITCHING_PROTOCOLS
 }

@@ -324,3 +324,59 @@ fn metrics_count_hits_misses_bytes_and_upstream_time() {
     assert!(metric(&shield, "shield_cache_bytes") > 0.0);
     assert_eq!(metric(&shield, "shield_upstream_duration_seconds_count"), 1.0);
 }
+
+#[test]
+fn regression_issue_11_interim_responses_never_reach_the_client() {
+    let origin = Origin::start();
+    let shield = Shield::start(&origin.url());
+    // The origin sends 103 Early Hints and 102 Processing before its final answer.
+    let stored = "/c/early?cc=max-age=60&early=1";
+    let passed = "/early?early=1";
+
+    let miss = get(&shield, stored);
+    let hit = get(&shield, stored);
+    let uncached = get(&shield, passed);
+
+    for (name, response) in [("miss", &miss), ("hit", &hit), ("uncached", &uncached)] {
+        assert_eq!(response.status, 200, "{name}");
+        assert_eq!(response.header("link"), None, "{name}: the 103's field leaked");
+    }
+    assert_eq!(body(&miss), format!("body {stored} #1"));
+    assert_eq!(body(&hit), body(&miss));
+    assert!(cache_status(&miss).contains("fwd-status=200; stored"), "{}", cache_status(&miss));
+    assert!(cache_status(&hit).starts_with("origin-shield; hit"), "{}", cache_status(&hit));
+    assert_eq!(body(&uncached), format!("hello from origin {passed}"));
+    assert_eq!(origin.seen("/c/early").len(), 1);
+}
+
+#[test]
+fn regression_issue_11_a_304_refreshes_the_stored_entry() {
+    let origin = Origin::start();
+    let shield = Shield::start(&origin.url());
+    // First answer: produced 60 s ago, fresh for 61 s (so stale a second later); the 304
+    // carries a new Date (now), a new Cache-Control and a new X-Revision.
+    let target = "/c/refresh?cc=max-age=61&cc304=max-age=30&etag=v1&rev=1&old=60";
+    let first = get(&shield, target);
+    thread::sleep(Duration::from_millis(2100));
+
+    let revalidated = get(&shield, target);
+    let hit = get(&shield, target);
+
+    assert_eq!(first.header("x-revision"), Some("1"));
+    assert!(
+        cache_status(&revalidated).contains("fwd=stale; fwd-status=304"),
+        "{}",
+        cache_status(&revalidated)
+    );
+    assert_eq!((revalidated.status, body(&revalidated)), (200, body(&first)));
+    // With only Pingora's merge the old Date stays: the entry is 60 s old against a 30 s
+    // lifetime, and this request would go to the origin again.
+    assert!(cache_status(&hit).starts_with("origin-shield; hit"), "{}", cache_status(&hit));
+    for response in [&revalidated, &hit] {
+        assert_eq!(response.header("x-revision"), Some("2"));
+        assert_eq!(response.header("cache-control"), Some("max-age=30"));
+        assert_eq!(response.header("etag"), Some("\"v1\""));
+        assert_eq!(response.header("content-length"), Some(body(&first).len().to_string().as_str()));
+    }
+    assert_eq!(origin.seen("/c/refresh").len(), 2);
+}

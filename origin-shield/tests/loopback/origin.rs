@@ -102,11 +102,15 @@ fn serve(stream: TcpStream, seen: &Mutex<Vec<Seen>>) {
         n
     };
     let reply = route(&request, served_before + 1);
-    let mut head = format!(
+    let mut head = String::new();
+    if request.target.contains("early=1") {
+        head.push_str(EARLY);
+    }
+    head.push_str(&format!(
         "HTTP/1.1 {} X\r\nContent-Type: text/plain\r\n\
          Keep-Alive: timeout=5\r\nConnection: close, x-origin-hop\r\nX-Origin-Hop: secret\r\n",
         reply.status
-    );
+    ));
     for (k, v) in &reply.headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -127,6 +131,13 @@ fn serve(stream: TcpStream, seen: &Mutex<Vec<Seen>>) {
     let mut stream = reader.into_inner();
     let _ = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(&body));
 }
+
+/// The interim responses sent before the final one when the target has `early=1`.
+pub(crate) const EARLY: &str = "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n\
+                                HTTP/1.1 102 Processing\r\n\r\n";
+
+/// An origin `Date` far from the shield's clock, sent when the target has `date=1`.
+pub(crate) const ORIGIN_DATE: &str = "Tue, 01 Dec 2026 08:00:00 GMT";
 
 /// What the origin answers.
 struct Reply {
@@ -160,7 +171,10 @@ fn route(request: &Seen, nth: usize) -> Reply {
 /// with that `Cache-Control`, after that delay, tagged, with that `ETag` (answering a matching
 /// `If-None-Match` with 304), `Vary`, a `Set-Cookie`, that status, a body of `size` bytes
 /// (chunked if asked); otherwise the body says which fetch of this target it is: `… #nth`.
-/// `+` in a value reads as a space.
+/// `+` in a value reads as a space. `rev=1` adds `X-Revision: nth` and a `Date` of now (`old`
+/// seconds earlier on the first fetch);
+/// `cc304=…` is the `Cache-Control` of a 304 instead of `cc`; `date=1` sends [`ORIGIN_DATE`];
+/// `early=1` sends [`EARLY`] first.
 fn cacheable(request: &Seen, nth: usize) -> Reply {
     let query = request.target.split_once('?').map_or("", |(_, q)| q);
     let param = |name: &str| {
@@ -180,10 +194,23 @@ fn cacheable(request: &Seen, nth: usize) -> Reply {
     if param("cookie").is_some() {
         headers.push(("Set-Cookie".to_owned(), "session=abc".to_owned()));
     }
+    if param("rev").is_some() {
+        let now = std::time::SystemTime::now();
+        let back = if nth == 1 { param("old").and_then(|v| v.parse().ok()).unwrap_or(0) } else { 0 };
+        headers.push(("X-Revision".to_owned(), nth.to_string()));
+        headers.push(("Date".to_owned(), httpdate::fmt_http_date(now - Duration::from_secs(back))));
+    }
+    if param("date").is_some() {
+        headers.push(("Date".to_owned(), ORIGIN_DATE.to_owned()));
+    }
     if let Some(etag) = param("etag") {
         let etag = format!("\"{etag}\"");
         headers.push(("ETag".to_owned(), etag.clone()));
         if request.header("if-none-match") == Some(etag.as_str()) {
+            if let Some(cc) = param("cc304") {
+                headers.retain(|(k, _)| k != "Cache-Control");
+                headers.push(("Cache-Control".to_owned(), cc));
+            }
             return Reply { status: 304, headers, body: Vec::new(), chunked: false };
         }
     }
