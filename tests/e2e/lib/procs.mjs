@@ -62,11 +62,11 @@ export function startProcess(cmd, args, { ready, timeoutMs = 60_000, name = path
 }
 
 /** Starts one origin shield for `region` in front of `origin`. */
-export async function startShield(region, origin, { env } = {}) {
+export async function startShield(region, origin, { env, args = [] } = {}) {
   const port = await freePort();
   const proc = await startProcess(
     bins.shield,
-    ["--listen", `127.0.0.1:${port}`, "--region", region, "--origin", origin],
+    ["--listen", `127.0.0.1:${port}`, "--region", region, "--origin", origin, ...args],
     { ready: /listening on/, name: `origin-shield ${region}`, env },
   );
   return { region, url: `http://127.0.0.1:${port}`, stop: proc.stop };
