@@ -20,12 +20,14 @@
 //! pure rise/fall decision fed by a background probe; [`cache`] holds the store,
 //! eviction, cache lock and the pure key/policy/status decisions; [`purge`] and
 //! [`metrics`] are the admin API's pure parts; [`problem`] classifies failures;
-//! [`server`] wires the Pingora services; [`cli`] reads arguments.
+//! [`server`] wires the Pingora services; [`date`] keeps the origin's `Date` on the wire
+//! (Pingora would write its own); [`cli`] reads arguments.
 #![deny(missing_docs)]
 
 pub mod cache;
 pub mod cli;
 pub mod config;
+pub mod date;
 pub mod health;
 pub mod metrics;
 pub mod problem;

@@ -33,6 +33,7 @@ use crate::cache::refresh;
 use crate::cache::status::{self, Facts, Outcome};
 use crate::cache::{ShieldCache, key};
 use crate::config::{HealthCheck, Origin, ShieldConfig, Timeouts};
+use crate::date;
 use crate::health::probe::HealthBoard;
 use crate::metrics::Metrics;
 use crate::problem::ProxyFailure;
@@ -271,6 +272,7 @@ impl ProxyHttp for ShieldProxy {
 
     /// Counts the request; one line on stderr per failed request (successes are not logged).
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
+        date::arm(session.as_downstream(), None);
         if !ctx.admin {
             let outcome = Outcome::of(session.cache.phase());
             self.metrics.record(outcome, session.cache.lock_duration().is_some());
@@ -318,7 +320,8 @@ impl ProxyHttp for ShieldProxy {
         Ok(())
     }
 
-    /// Adds `Cache-Status` (after any from caches nearer the origin) and the region.
+    /// Adds `Cache-Status` (after any from caches nearer the origin) and the region; the
+    /// origin's `Date` (fresh or stored) is what the client gets, not Pingora's.
     async fn response_filter(
         &self,
         session: &mut Session,
@@ -328,6 +331,8 @@ impl ProxyHttp for ShieldProxy {
         if is_interim(response.status) {
             return Ok(());
         }
+        let origin_date = response.headers.get(http::header::DATE).and_then(date::fixdate);
+        date::arm(session.as_downstream(), origin_date);
         response.append_header(CACHE_STATUS, Self::cache_status(session, ctx))?;
         response.insert_header(headers::REGION_HEADER, &self.region)
     }
@@ -346,6 +351,7 @@ impl ProxyHttp for ShieldProxy {
 
     /// Answers 502/504/... as `application/problem+json`, unless a response already started.
     async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut RequestCtx) -> FailToProxy {
+        date::arm(session.as_downstream(), None);
         let failure = ProxyFailure::classify(e);
         let code = failure.status().unwrap_or(0);
         if let (Some(problem), None) = (failure.problem(&self.region), session.response_written()) {

@@ -1,5 +1,5 @@
-//! Assembles the Pingora server: the proxy service, the health probe and the
-//! ready announcer, then runs until SIGTERM/SIGINT (Pingora's graceful shutdown).
+//! Assembles the Pingora server: the proxy service (its connections pass the origin's
+//! `Date`, see [`crate::date`]), the health probe and the ready announcer, then runs until SIGTERM/SIGINT (Pingora's graceful shutdown).
 //!
 //! This is the only module that knows how services are wired; it makes no
 //! per-request decision.
@@ -13,10 +13,12 @@ use async_trait::async_trait;
 use pingora_core::server::configuration::ServerConf;
 use pingora_core::server::{Server, ShutdownWatch};
 use pingora_core::services::background::{BackgroundService, background_service};
-use pingora_proxy::http_proxy_service_with_name;
+use pingora_core::services::listening::Service;
+use pingora_proxy::HttpProxy;
 
 use crate::cache::ShieldCache;
 use crate::config::{Origin, ShieldConfig};
+use crate::date::PassOriginDate;
 use crate::health::probe::{HealthBoard, HealthProbe};
 use crate::metrics::Metrics;
 use crate::proxy::{Shared, ShieldProxy};
@@ -83,7 +85,9 @@ pub fn run(config: &ShieldConfig) -> Result<(), StartError> {
     let shared = Shared { origin_addr, health: board.clone(), cache, metrics: Arc::new(Metrics::default()) };
     let proxy = ShieldProxy::new(config, shared);
     let name = format!("origin-shield {}", config.region);
-    let mut proxy_service = http_proxy_service_with_name(&server.configuration, proxy, &name);
+    let mut proxy = HttpProxy::new(proxy, server.configuration.clone());
+    proxy.handle_init_modules();
+    let mut proxy_service = Service::new(name, PassOriginDate::new(proxy));
     proxy_service.add_tcp(&config.listen.to_string());
 
     let probe = HealthProbe::new(&config.origin, origin_addr, config.health, board);

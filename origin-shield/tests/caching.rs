@@ -380,3 +380,26 @@ fn regression_issue_11_a_304_refreshes_the_stored_entry() {
     }
     assert_eq!(origin.seen("/c/refresh").len(), 2);
 }
+
+#[test]
+fn regression_issue_11_the_origin_date_passes_through_on_miss_and_hit() {
+    let origin = Origin::start();
+    let shield = Shield::start(&origin.url());
+    let target = "/c/date?cc=max-age=31536000&date=1";
+
+    let miss = get(&shield, target);
+    let hit = get(&shield, target);
+
+    assert!(cache_status(&miss).contains("stored"), "{}", cache_status(&miss));
+    assert!(cache_status(&hit).starts_with("origin-shield; hit"), "{}", cache_status(&hit));
+    for response in [&miss, &hit] {
+        assert_eq!(response.header("date"), Some(origin::ORIGIN_DATE));
+    }
+    // Without a Date from the origin the shield adds its own (RFC 9110 §6.6.1).
+    let dateless = get(&shield, "/c/dateless?cc=max-age=60");
+    assert!(
+        dateless.header("date").is_some_and(|d| d != origin::ORIGIN_DATE),
+        "{:?}",
+        dateless.header("date")
+    );
+}
