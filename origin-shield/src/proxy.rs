@@ -1,13 +1,16 @@
 //! The shield's [`ProxyHttp`] implementation: one hook per proxy phase.
 //!
-//! Per request, top to bottom: `request_filter` answers the shield's own endpoints
+//! Per request, top to bottom: `early_request_filter` has the client session drop interim
+//! (1xx) responses from the origin; `request_filter` answers the shield's own endpoints
 //! ([`admin`]: `/healthz`, `/metrics`, `/__shield/purge`); `request_cache_filter` enables the
 //! cache for `GET`/`HEAD` and the cache hooks ([`crate::cache`]) key, look up, coalesce and
 //! decide storability; on a miss `upstream_peer` picks the origin with its timeouts;
 //! `upstream_request_filter` sets `Host` and appends `Via`; `upstream_response_filter` strips
-//! hop-by-hop fields before anything is stored; `response_filter` adds `Cache-Status` and the
-//! region; `fail_to_proxy` answers 502/504 as `problem+json` (unless a stale entry may be
-//! served instead). Bodies stream through Pingora untouched.
+//! hop-by-hop fields before anything is stored and keeps a revalidation's 304, with which
+//! `response_cache_filter` refreshes the stored head ([`crate::cache::refresh`]);
+//! `response_filter` adds `Cache-Status` and the region and keeps the origin's `Date`
+//! ([`crate::date`]); `fail_to_proxy` answers 502/504 as `problem+json` (unless a stale
+//! entry may be served instead). Bodies stream through Pingora untouched.
 
 pub mod admin;
 pub mod headers;
