@@ -71,13 +71,30 @@ pub(crate) fn to_fetch_request(
 }
 
 /// The core's view of an upstream response: its head, and its body still streaming.
+///
+/// An interim (1xx) status is refused ([`refuse_interim`]).
 pub(crate) fn from_fetch_response(
     response: &web_sys::Response,
-) -> Result<http::Response<Body<Stream>>, http::Error> {
+) -> Result<http::Response<Body<Stream>>, String> {
+    let status = response.status();
+    refuse_interim(status)?;
     let body = response.body().map_or(Body::Empty, Body::Stream);
-    let mut converted = http::Response::builder().status(response.status()).body(body)?;
+    let mut converted = http::Response::builder().status(status).body(body).map_err(|e| e.to_string())?;
     *converted.headers_mut() = to_header_map(&response.headers());
     Ok(converted)
+}
+
+/// Refuses an interim (1xx) upstream status as a protocol error (the core answers 502).
+///
+/// workerd's `fetch` resolves with a `103 Early Hints` as if it were the final response (the
+/// rest of the wire becomes its body); it is never a final answer, and `new Response(...)`
+/// with it throws a RangeError (only 200–599), which the `worker` crate's conversions unwrap
+/// into a panic that hangs the request and resets the isolate.
+pub(crate) fn refuse_interim(status: u16) -> Result<(), String> {
+    if (100..200).contains(&status) {
+        return Err(format!("interim response {status} where a final response was expected"));
+    }
+    Ok(())
 }
 
 /// The runtime response for the client.

@@ -183,8 +183,10 @@ impl Upstream for Fetch {
         let timer = Delay::from(timeouts.response);
         match select(Box::pin(pending), timer).await {
             Either::Left((Ok(response), _)) => {
+                // Before the conversion: it rebuilds the response, which panics on a 1xx.
+                convert::refuse_interim(response.status_code()).map_err(UpstreamError::Protocol)?;
                 let response: web_sys::Response = response.into();
-                convert::from_fetch_response(&response).map_err(|e| UpstreamError::Protocol(e.to_string()))
+                convert::from_fetch_response(&response).map_err(UpstreamError::Protocol)
             }
             Either::Left((Err(error), _)) => Err(classify(&error.to_string())),
             Either::Right(((), _)) => {

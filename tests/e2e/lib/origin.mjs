@@ -1,6 +1,6 @@
 // The demo origin: echoes what it received as JSON, so tests can assert what crossed the edge
 // and the shield. Also: `/slow?ms=N` answers after N ms, `/status/N` answers with status N,
-// `/bytes/N` streams N bytes. Counts requests per path and keeps every raw target (`seen`).
+// `/bytes/N` streams N bytes; `/early/…` sends 103 and 102 before answering as for `/…`. Counts requests per path and keeps every raw target (`seen`).
 import http from "node:http";
 
 export function startOrigin({ port = 0, name = "origin" } = {}) {
@@ -9,6 +9,11 @@ export function startOrigin({ port = 0, name = "origin" } = {}) {
   const server = http.createServer(async (req, res) => {
     seen.push({ method: req.method, target: req.url });
     const url = new URL(req.url, "http://origin");
+    if (url.pathname.startsWith("/early/")) {
+      // Interim responses first (103 Early Hints, 102 Processing), then the usual answer.
+      res.writeEarlyHints({ link: "</style.css>; rel=preload; as=style" });
+      res.writeProcessing();
+    }
     counts.set(url.pathname, (counts.get(url.pathname) ?? 0) + 1);
     let received = 0;
     const hash = await new Promise((resolve) => {
