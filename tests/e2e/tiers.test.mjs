@@ -7,6 +7,10 @@
 // answers 502 upstream-protocol-error instead of failing in `new Response(…)` and taking the
 // isolate — and the requests in flight beside it — down. Spin is not covered here yet.
 //
+// Date: the origin's `Date` reaches the client through the shield (miss and shield hit) and the
+// edge (which passes a fetched response's `Date` on). Not asserted: a hit from the edge's own
+// cache carries workerd's clock as `Date` today, and the edge counts the entry's age from it.
+//
 //   E2E_RUNTIMES=workerd   node --test --test-concurrency=1 tests/e2e/tiers.test.mjs
 import { after, afterEach, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -29,6 +33,7 @@ function routes(originUrl, shieldUrl) {
     pools: { shielded: { regions: ["shielded"] }, direct: { regions: ["direct"] } },
     routes: [
       { id: "tiers", path: "/tiers/{*rest}", pool: "shielded", strip_prefix: "/tiers", cache: {} },
+      { id: "shielded", path: "/shielded/{*rest}", pool: "shielded", strip_prefix: "/shielded" },
       { id: "direct", path: "/direct/{*rest}", pool: "direct", strip_prefix: "/direct" },
       { id: "ready", path: "/ready", pool: "direct" },
     ],
@@ -101,6 +106,21 @@ for (const name of selected) {
       assert.equal(again.status, 200);
       assert.equal(again.body, first.body, "served from a cache tier, not the origin");
       assert.equal(world.origin.count(new URL(cached, "http://x").pathname.replace("/tiers", "")), 1);
+    });
+
+    it("regression issue 11: the origin's Date crosses the shield (miss and shield hit) and the edge's pass-through", async () => {
+      // An hour behind this clock (whole seconds), so no tier's own clock can match it.
+      const date = new Date(Math.floor(Date.now() / 1000) * 1000 - 3600_000).toUTCString();
+      const path = `/shielded/cache/${unique("date")}?cc=max-age%3D86400&date=${encodeURIComponent(date)}`;
+      const miss = await get(path);
+      const hit = await get(path);
+      assert.match(miss.headers.get("cache-status") ?? "", /origin-shield; fwd=miss/);
+      assert.match(hit.headers.get("cache-status") ?? "", /origin-shield; hit/);
+      for (const r of [miss, hit]) {
+        assert.equal(r.status, 200, r.body);
+        assert.equal(r.headers.get("date"), date, `${r.path}: ${r.headers.get("cache-status")}`);
+      }
+      assert.equal(world.origin.count(new URL(path, "http://x").pathname.replace("/shielded", "")), 1);
     });
 
     it("regression issue 11: an origin that answers 1xx straight to the edge gets 502 upstream-protocol-error, and requests beside it are unharmed", async () => {

@@ -34,13 +34,14 @@ export function startOrigin({ port = 0, name = "origin" } = {}) {
     }
     if (url.pathname.includes("/cache/")) {
       // Cacheable answers: `cc` (Cache-Control), `etag` (304 when If-None-Match matches it),
-      // `vary`, `tag` (Cache-Tag); the body names the request count for this path.
+      // `vary`, `tag` (Cache-Tag), `date` (Date); the body names the request count for this path.
       const q = url.searchParams;
       const headers = { "content-type": "text/plain", "x-origin": name };
       if (q.get("cc")) headers["cache-control"] = q.get("cc");
       if (q.get("etag")) headers.etag = `"${q.get("etag")}"`;
       if (q.get("vary")) headers.vary = q.get("vary");
       if (q.get("tag")) headers["cache-tag"] = q.get("tag");
+      if (q.get("date")) headers.date = q.get("date"); // the origin's clock, as given
       if (q.get("etag") && req.headers["if-none-match"] === headers.etag) {
         counts.set(`304 ${url.pathname}`, (counts.get(`304 ${url.pathname}`) ?? 0) + 1);
         res.writeHead(304, headers);
