@@ -378,6 +378,9 @@ fn regression_issue_11_a_304_refreshes_the_stored_entry() {
         assert_eq!(response.header("etag"), Some("\"v1\""));
         assert_eq!(response.header("content-length"), Some(body(&first).len().to_string().as_str()));
     }
+    // The 304's Date replaced the stored one (and reaches the client, see the Date test).
+    assert_ne!(revalidated.header("date"), first.header("date"));
+    assert_eq!(hit.header("date"), revalidated.header("date"));
     assert_eq!(origin.seen("/c/refresh").len(), 2);
 }
 
