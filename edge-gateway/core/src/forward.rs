@@ -2,7 +2,7 @@
 //!
 //! The gateway is the first hop it trusts: client-sent `X-Forwarded-*` and `Forwarded` are
 //! dropped and rewritten from what the platform says about the connection, and every other
-//! header a client could use to lie about itself or redirect the origin ([`SPOOFABLE`]) is
+//! header a client could use to lie about itself or redirect the origin (`SPOOFABLE`) is
 //! dropped in every spelling; hop-by-hop headers
 //! (RFC 9110 §7.6.1, plus any named in `Connection`) are removed in both directions; `Via`, a
 //! request id and a W3C `traceparent` are set. Pure functions over header maps: no I/O here.
