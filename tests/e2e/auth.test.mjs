@@ -11,6 +11,7 @@ import { startIdp } from "./lib/idp.mjs";
 import { startOrigin } from "./lib/origin.mjs";
 import { startShield } from "./lib/procs.mjs";
 import { startSpin } from "./lib/spin.mjs";
+import { publish } from "./lib/routes.mjs";
 import { startWorkers } from "./lib/workers.mjs";
 
 const runtimes = { workerd: startWorkers, spin: startSpin };
@@ -54,12 +55,6 @@ function authRoutes() {
     { id: "partner", path: "/partner", pool: "main", auth: { api_key: true } },
   );
   return doc;
-}
-
-async function publish(gw, id, doc) {
-  await gw.put(`routes/versions/${id}`, JSON.stringify(doc));
-  await gw.put("routes/current", id);
-  await gw.put("routes/last-good", id);
 }
 
 const token = (claims = {}, options) =>

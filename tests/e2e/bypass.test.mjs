@@ -21,6 +21,7 @@ import { startOrigin } from "./lib/origin.mjs";
 import { root, startShield } from "./lib/procs.mjs";
 import { rawRequest } from "./lib/raw.mjs";
 import { startSpin } from "./lib/spin.mjs";
+import { publish, untilServed } from "./lib/routes.mjs";
 import { startWorkers } from "./lib/workers.mjs";
 
 const runtimes = { workerd: startWorkers, spin: startSpin };
@@ -121,11 +122,8 @@ for (const name of selected) {
         const record = { key_sha256: sha256(key), id: `k_${who}`, tenant: who, scopes: ["read"], status: "active", description: "e2e" };
         await gw.put(`apikeys/${sha256(key)}`, JSON.stringify(record));
       }
-      await gw.put("routes/versions/bypass-1", JSON.stringify(routes(world.shield.url, world.origin.url)));
-      await gw.put("routes/current", "bypass-1");
-      await gw.put("routes/last-good", "bypass-1");
-      const deadline = Date.now() + 5000;
-      while ((await gw.fetch("/public/ready")).status !== 200 && Date.now() < deadline) await sleep(200);
+      await publish(gw, "bypass-1", routes(world.shield.url, world.origin.url));
+      await untilServed(gw, "/public/ready");
     });
     after(async () => {
       await gw?.close();

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { startOrigin } from "./lib/origin.mjs";
 import { startShield } from "./lib/procs.mjs";
 import { startSpin } from "./lib/spin.mjs";
+import { publish, untilServed } from "./lib/routes.mjs";
 import { startWorkers } from "./lib/workers.mjs";
 
 const runtimes = { workerd: startWorkers, spin: startSpin };
@@ -56,12 +57,8 @@ for (const name of selected) {
     afterEach((t) => { if (!t.error) passed += 1; });
     before(async () => {
       gw = await runtimes[name]();
-      const doc = JSON.stringify(routes(world.origin.url, world.spare.url, world.shield.url));
-      await gw.put(`routes/versions/cache-1`, doc);
-      await gw.put("routes/current", "cache-1");
-      await gw.put("routes/last-good", "cache-1");
-      const deadline = Date.now() + 5000;
-      while ((await gw.fetch("/ready")).status !== 200 && Date.now() < deadline) await sleep(200);
+      await publish(gw, "cache-1", routes(world.origin.url, world.spare.url, world.shield.url));
+      await untilServed(gw, "/ready");
     });
     after(async () => {
       await gw?.close();

@@ -9,6 +9,7 @@ import { cases, routesDocument } from "./cases.mjs";
 import { startOrigin } from "./lib/origin.mjs";
 import { freePort, startShield } from "./lib/procs.mjs";
 import { startSpin } from "./lib/spin.mjs";
+import { publish } from "./lib/routes.mjs";
 import { startWorkers } from "./lib/workers.mjs";
 import { rawRequest } from "./lib/raw.mjs";
 
@@ -30,13 +31,6 @@ after(async () => {
 });
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** Publishes like scripts/routes: document, current, last-good. */
-async function publish(gw, id, doc) {
-  await gw.put(`routes/versions/${id}`, typeof doc === "string" ? doc : JSON.stringify(doc));
-  await gw.put("routes/current", id);
-  await gw.put("routes/last-good", id);
-}
 
 function lookup(json, dotted) {
   if (dotted.startsWith("headers.")) return json.headers?.[dotted.slice(8)];

@@ -17,11 +17,11 @@ import assert from "node:assert/strict";
 
 import { startOrigin } from "./lib/origin.mjs";
 import { startShield } from "./lib/procs.mjs";
+import { publish, untilServed } from "./lib/routes.mjs";
 import { startWorkers } from "./lib/workers.mjs";
 
 const runtimes = { workerd: startWorkers };
 const selected = (process.env.E2E_RUNTIMES ?? "workerd,spin").split(",").map((s) => s.trim()).filter((n) => n in runtimes);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function routes(originUrl, shieldUrl) {
   return {
@@ -57,12 +57,8 @@ for (const name of selected) {
     afterEach((t) => { if (!t.error) passed += 1; });
     before(async () => {
       gw = await runtimes[name]();
-      const doc = JSON.stringify(routes(world.origin.url, world.shield.url));
-      await gw.put("routes/versions/tiers-1", doc);
-      await gw.put("routes/current", "tiers-1");
-      await gw.put("routes/last-good", "tiers-1");
-      const deadline = Date.now() + 5000;
-      while ((await gw.fetch("/ready")).status !== 200 && Date.now() < deadline) await sleep(200);
+      await publish(gw, "tiers-1", routes(world.origin.url, world.shield.url));
+      await untilServed(gw, "/ready");
     });
     after(async () => {
       await gw?.close();
