@@ -108,13 +108,16 @@ for (const name of selected) {
 
     it("revalidates a stale entry with If-None-Match and serves it on 304", async () => {
       const path = `/cache/${unique("reval")}?cc=max-age%3D1&etag=v1`;
-      const first = await get(path);
-      await untilHit(path);
+      await get(path);
+      // On a slow machine the one-second entry may go stale while untilHit polls; compare with
+      // what was stored last and count only what the request under test caused.
+      const stored = await untilHit(path);
       await sleep(1200);
+      const before = world.origin.count(`304 ${path.split("?")[0]}`);
       const revalidated = await get(path);
       assert.equal(revalidated.cacheStatus, "edge-gateway; fwd=stale; fwd-status=304; stored");
-      assert.equal(revalidated.body, first.body, "the stored body");
-      assert.equal(world.origin.count(`304 ${path.split("?")[0]}`), 1);
+      assert.equal(revalidated.body, stored.body, "the stored body");
+      assert.equal(world.origin.count(`304 ${path.split("?")[0]}`), before + 1);
     });
 
     it("serves stale while revalidating in the background (waitUntil)", async () => {
@@ -122,11 +125,13 @@ for (const name of selected) {
       await get(path);
       await untilHit(path);
       await sleep(1200);
+      const key = path.split("?")[0];
+      const before = world.origin.count(key);
       const stale = await get(path);
       assert.match(stale.cacheStatus, /^edge-gateway; hit; ttl=-?\d+; detail=stale-while-revalidate$/);
       const deadline = Date.now() + 3000;
-      while (world.origin.count(path.split("?")[0]) < 2 && Date.now() < deadline) await sleep(50);
-      assert.equal(world.origin.count(path.split("?")[0]), 2, "revalidated after the response");
+      while (world.origin.count(key) <= before && Date.now() < deadline) await sleep(50);
+      assert.equal(world.origin.count(key), before + 1, "revalidated once, after the response");
     });
 
     it("keeps variants apart by Vary", async () => {
@@ -141,13 +146,13 @@ for (const name of selected) {
 
     it("serves stale-if-error when the region fails", async () => {
       const path = `/spare/cache/${unique("sie")}?cc=max-age%3D1%2C%20stale-if-error%3D60`;
-      const first = await get(path);
-      await untilHit(path);
+      await get(path);
+      const stored = await untilHit(path);
       await world.spare.close();
       await sleep(1200);
       const stale = await get(path);
       assert.equal(stale.status, 200);
-      assert.equal(stale.body, first.body);
+      assert.equal(stale.body, stored.body);
       assert.match(stale.cacheStatus, /^edge-gateway; fwd=stale; detail=stale-if-error$/);
     });
 
