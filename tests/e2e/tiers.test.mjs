@@ -33,6 +33,7 @@ function routes(originUrl, shieldUrl) {
     pools: { shielded: { regions: ["shielded"] }, direct: { regions: ["direct"] } },
     routes: [
       { id: "tiers", path: "/tiers/{*rest}", pool: "shielded", strip_prefix: "/tiers", cache: {} },
+      { id: "edge", path: "/edge/{*rest}", pool: "direct", strip_prefix: "/edge", cache: {} },
       { id: "shielded", path: "/shielded/{*rest}", pool: "shielded", strip_prefix: "/shielded" },
       { id: "direct", path: "/direct/{*rest}", pool: "direct", strip_prefix: "/direct" },
       { id: "ready", path: "/ready", pool: "direct" },
@@ -65,9 +66,21 @@ for (const name of selected) {
       console.log(`e2e: cache tiers on ${name}: ${passed} tests passed`);
     });
 
-    const get = async (path) => {
-      const response = await gw.fetch(path);
-      return { path, status: response.status, headers: response.headers, body: await response.text() };
+    const get = async (path, init = {}) => {
+      const response = await gw.fetch(path, init);
+      const body = await response.text();
+      return { path, status: response.status, headers: response.headers, body, cacheStatus: response.headers.get("cache-status") ?? "" };
+    };
+    /** The origin's request count for a gateway path (prefix and query dropped). */
+    const originCount = (path) => world.origin.count(new URL(path, "http://x").pathname.replace(/^\/[a-z]+/, ""));
+    /** Polls until the edge serves `path` from its own cache (stores finish in waitUntil). */
+    const untilEdgeHit = async (path, init) => {
+      for (let i = 0; i < 50; i++) {
+        const r = await get(path, init);
+        if (/^edge-gateway; hit/.test(r.cacheStatus.split(", ").at(-1))) return r;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      throw new Error(`${path} never became an edge hit`);
     };
     const unique = (tag) => `${tag}-${name}-${Date.now()}`;
     /** Plain requests that must all answer normally while `others` are in flight. */
@@ -128,6 +141,124 @@ for (const name of selected) {
       assertBystanders(others);
       // The isolate is still serving.
       assertBystanders(await Promise.all(bystanders("/direct", 2)));
+    });
+    for (const [tier, prefix] of [["edge alone", "/edge"], ["edge → shield", "/tiers"]]) {
+      it(`regression issue 11 (${tier}): a hit answers If-None-Match and If-Modified-Since with 304 and Range with 206 or 416`, async () => {
+        const lm = "Tue, 01 Dec 2026 10:00:00 GMT";
+        const path = `${prefix}/cache/${unique("cond")}?cc=max-age%3D60&etag=v1&len=1&lm=${encodeURIComponent(lm)}`;
+        const first = await get(path);
+        assert.equal(first.status, 200, first.body);
+        await untilEdgeHit(path);
+        // Node's fetch adds `Cache-Control: no-cache` to requests with validators (the Fetch
+        // standard's no-store mode) unless the request has its own Cache-Control: give it one
+        // that changes nothing, as a browser revalidating its own copy would send none.
+        const conditional = (headers) => get(path, { headers: { "cache-control": "no-transform", ...headers } });
+        const inm = await conditional({ "if-none-match": '"v1"' });
+        assert.equal(inm.status, 304, inm.cacheStatus);
+        assert.equal(inm.body, "");
+        assert.equal(inm.headers.get("etag"), '"v1"');
+        assert.match(inm.cacheStatus, /edge-gateway; hit/);
+        const ims = await conditional({ "if-modified-since": "Tue, 01 Dec 2026 11:00:00 GMT" });
+        assert.equal(ims.status, 304, ims.cacheStatus);
+        const other = await conditional({ "if-none-match": '"v0"' });
+        assert.equal(other.status, 200);
+        assert.equal(other.body, first.body);
+        const length = Buffer.byteLength(first.body);
+        const part = await get(path, { headers: { range: "bytes=1-5", "accept-encoding": "identity" } });
+        assert.equal(part.status, 206, `${part.cacheStatus} ${part.body}`);
+        assert.equal(part.body, first.body.slice(1, 6));
+        assert.equal(part.headers.get("content-range"), `bytes 1-5/${length}`);
+        assert.equal(part.headers.get("content-length"), "5");
+        assert.match(part.cacheStatus, /edge-gateway; hit/);
+        // A client that accepts gzip gets the same bytes compressed by the platform afterwards.
+        const zipped = await get(path, { headers: { range: "bytes=1-5", "accept-encoding": "gzip" } });
+        assert.equal(zipped.status, 206);
+        assert.equal(zipped.body, first.body.slice(1, 6));
+        const past = await get(path, { headers: { range: "bytes=9999-" } });
+        assert.equal(past.status, 416);
+        assert.equal(past.headers.get("content-range"), `bytes */${length}`);
+        assert.match(past.headers.get("content-type") ?? "", /^application\/problem\+json/);
+        const failed = await conditional({ "if-match": '"v0"' });
+        assert.equal(failed.status, 412);
+        assert.equal(originCount(path), 1, "every answer came from the edge");
+      });
+    }
+
+    it("regression issue 11: in the chain, a stale-while-revalidate refresh reaches the origin instead of the shield's stale copy", async () => {
+      const path = `/tiers/cache/${unique("swr-chain")}?cc=max-age%3D1%2C%20stale-while-revalidate%3D60`;
+      const first = await get(path);
+      await untilEdgeHit(path);
+      await new Promise((resolve) => setTimeout(resolve, 1300));
+      const before = originCount(path);
+      const stale = await get(path);
+      assert.match(stale.cacheStatus, /edge-gateway; hit; ttl=-?\d+; detail=stale-while-revalidate$/);
+      const deadline = Date.now() + 3000;
+      while (originCount(path) <= before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(originCount(path), before + 1, "the background refresh went through the shield to the origin");
+      let fresh;
+      for (let i = 0; i < 30; i++) {
+        fresh = await get(path);
+        if (fresh.body !== first.body && /edge-gateway; hit/.test(fresh.cacheStatus)) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.notEqual(fresh.body, stale.body, "the edge now serves the refreshed answer");
+    });
+
+    it("regression issue 11: a successful unsafe request invalidates both tiers", async () => {
+      const path = `/tiers/cache/${unique("unsafe")}?cc=max-age%3D600`;
+      await get(path);
+      await untilEdgeHit(path);
+      assert.equal(originCount(path), 1);
+      const post = await get(path, { method: "POST", body: "x" });
+      assert.equal(post.status, 200, post.body);
+      const after = await get(path);
+      assert.match(after.cacheStatus, /origin-shield; fwd=/, "the shield's entry is gone too");
+      assert.match(after.cacheStatus, /edge-gateway; fwd=uri-miss/);
+      assert.equal(originCount(path), 3);
+    });
+
+    it("regression issue 11: Cache-Status says stored only for what the edge cache then serves", async () => {
+      const paths = [200, 204, 404, 410, 500, 299].map((code) =>
+        [code, `/edge/cache/${unique(`status-${code}`)}?cc=max-age%3D600&status=${code}`]);
+      const reported = [];
+      for (const [code, path] of paths) {
+        const r = await get(path);
+        assert.equal(r.status, code);
+        reported.push([code, path, /; stored/.test(r.cacheStatus), r.cacheStatus]);
+      }
+      assert.ok(reported.some(([, , stored]) => stored), "some status is stored");
+      assert.ok(reported.some(([, , stored]) => !stored), "some status is not");
+      for (const [code, path, stored, status] of reported.filter(([, , s]) => s)) {
+        await untilEdgeHit(path).catch(() => assert.fail(`${code} reported ${status} but never became a hit`));
+      }
+      for (const [code, path, , status] of reported.filter(([, , s]) => !s)) {
+        assert.match(status, /detail=/, `${code}: says why not`);
+        const again = await get(path);
+        assert.doesNotMatch(again.cacheStatus, /edge-gateway; hit/, `${code}: reported not stored, yet served from the edge`);
+      }
+    });
+
+    it("regression issue 11: a hit keeps Content-Length for identity; the platform's gzip for text replaces it, body intact", async () => {
+      const path = `/edge/cache/${unique("length")}?cc=max-age%3D60&len=1`;
+      const first = await get(path, { headers: { "accept-encoding": "identity" } });
+      const length = String(Buffer.byteLength(first.body));
+      assert.equal(first.headers.get("content-length"), length);
+      const hit = await untilEdgeHit(path, { headers: { "accept-encoding": "identity" } });
+      assert.equal(hit.headers.get("content-length"), length);
+      assert.equal(hit.headers.get("content-encoding"), null);
+      const zipped = await get(path, { headers: { "accept-encoding": "gzip" } });
+      assert.match(zipped.cacheStatus, /edge-gateway; hit/);
+      assert.equal(zipped.headers.get("content-encoding"), "gzip");
+      assert.equal(zipped.headers.get("content-length"), null, "the gzip length is not the stored one");
+      assert.equal(zipped.body, first.body);
+    });
+
+    it("regression issue 11: an unknown transfer-coding from the origin is 502 upstream-protocol-error, alone and through the shield", async () => {
+      for (const prefix of ["/direct", "/shielded"]) {
+        const r = await get(`${prefix}/cache/${unique("te")}?te=x-custom`);
+        assert.equal(r.status, 502, `${prefix}: ${r.cacheStatus} ${r.body}`);
+        assert.match(r.headers.get("content-type") ?? "", /^application\/problem\+json/, prefix);
+      }
     });
   });
 }

@@ -26,6 +26,7 @@
 //! allows (an invalid `Expires` is already expired, an invalid `max-age` is `0`).
 
 pub mod age;
+pub mod conditional;
 pub mod decision;
 pub mod directives;
 pub mod freshness;
@@ -37,6 +38,7 @@ pub mod status;
 pub mod storable;
 
 pub use age::{StoredMeta, age_header, current_age};
+pub use conditional::Answer;
 pub use decision::{Decision, RevalidateReason, evaluate, is_stale_if_error_status};
 pub use directives::{CacheControl, MaxStale};
 pub use freshness::freshness_lifetime;

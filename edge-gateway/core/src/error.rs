@@ -88,6 +88,16 @@ pub enum GatewayError {
     /// §5.2.1.7).
     #[error("not in the edge cache (only-if-cached)")]
     NotCached,
+    /// `If-Match` or `If-Unmodified-Since` does not hold for the cached response (RFC 9110
+    /// §13.1.1, §13.1.4).
+    #[error("a precondition of the request does not hold for the cached response")]
+    PreconditionFailed,
+    /// The `Range` asks only for bytes past the end of the cached response (RFC 9110 §15.5.17).
+    #[error("the range starts past the end of the {length}-byte representation")]
+    RangeNotSatisfiable {
+        /// The representation's length, sent as `Content-Range: bytes */<length>`.
+        length: u64,
+    },
     /// A bug or platform failure inside the gateway.
     #[error("internal error")]
     Internal,
@@ -131,7 +141,9 @@ impl GatewayError {
             | GatewayError::LoopDetected
             | GatewayError::Unauthorized(_)
             | GatewayError::Forbidden { .. }
-            | GatewayError::NotCached => Side::Client,
+            | GatewayError::NotCached
+            | GatewayError::PreconditionFailed
+            | GatewayError::RangeNotSatisfiable { .. } => Side::Client,
             GatewayError::AuthUnavailable(_) => Side::Upstream,
             GatewayError::UpstreamConnect(_)
             | GatewayError::UpstreamTimeout(_)
@@ -163,6 +175,8 @@ impl GatewayError {
             GatewayError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             GatewayError::Forbidden { .. } => StatusCode::FORBIDDEN,
             GatewayError::AuthUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            GatewayError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            GatewayError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             GatewayError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -207,6 +221,8 @@ impl GatewayError {
             GatewayError::Forbidden { .. } => "forbidden",
             GatewayError::AuthUnavailable(_) => "auth-unavailable",
             GatewayError::NotCached => "not-cached",
+            GatewayError::PreconditionFailed => "precondition-failed",
+            GatewayError::RangeNotSatisfiable { .. } => "range-not-satisfiable",
             GatewayError::Internal => "internal-error",
         }
     }

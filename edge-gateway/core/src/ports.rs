@@ -187,6 +187,27 @@ pub trait EdgeCache {
 
     /// Removes the entry under `key` in this location; `true` when there was one.
     async fn delete(&self, key: &str) -> Result<bool, CacheError>;
+
+    /// Whether `put` really keeps a response with `status`. A platform whose cache silently
+    /// drops some statuses says so here, and the gateway reports those responses as not stored
+    /// (`Cache-Status: …; detail=platform-refuses-status`) instead of claiming `stored`.
+    fn keeps(&self, status: http::StatusCode) -> bool {
+        let _ = status;
+        true
+    }
+
+    /// Bytes `first..=last` of the body stored under `key`, when the platform can slice a
+    /// stored entry itself (Workers: `cache.match` with `Range`). `None` (the default) makes the
+    /// gateway answer the range request with the whole response, which RFC 9110 §14.2 allows.
+    async fn get_range(
+        &self,
+        key: &str,
+        first: u64,
+        last: u64,
+    ) -> Result<Option<Body<Self::Stream>>, CacheError> {
+        let _ = (key, first, last);
+        Ok(None)
+    }
 }
 
 /// A cache operation that failed (the request is then served as a miss).

@@ -5,11 +5,12 @@
 //! never reach the body.
 
 use bytes::Bytes;
-use http::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::header::{ALLOW, CACHE_CONTROL, CONTENT_RANGE, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{HeaderValue, Response};
 use serde::Serialize;
 
 use crate::body::Body;
+use crate::cache::conditional::{Answer, content_range};
 use crate::error::GatewayError;
 use crate::forward::REQUEST_ID;
 
@@ -55,7 +56,7 @@ impl Problem {
 }
 
 /// The response for `error`: problem JSON, `Allow` on 405, `WWW-Authenticate` on 401 and on
-/// 403 for a missing scope, never cached.
+/// 403 for a missing scope, `Content-Range` on 416, never cached.
 pub fn respond<S>(error: &GatewayError, request_id: &str) -> Response<Body<S>> {
     let problem = Problem::from_error(error, request_id);
     let mut response = Response::new(Body::Bytes(Bytes::from(problem.to_json())));
@@ -68,6 +69,11 @@ pub fn respond<S>(error: &GatewayError, request_id: &str) -> Response<Body<S>> {
     }
     if let Some(challenge) = error.challenge().and_then(|c| HeaderValue::from_str(&c).ok()) {
         headers.insert(WWW_AUTHENTICATE, challenge);
+    }
+    if let GatewayError::RangeNotSatisfiable { length } = *error
+        && let Some(value) = content_range(Answer::Unsatisfiable { length })
+    {
+        headers.insert(CONTENT_RANGE, value);
     }
     if let GatewayError::MethodNotAllowed { allow } = error {
         let list = allow.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ");

@@ -282,12 +282,19 @@ pub struct MemoryCache {
     entries: RefCell<HashMap<String, (http::StatusCode, http::HeaderMap, Bytes, std::time::Duration)>>,
     /// Whether the platform has a cache.
     pub enabled: Cell<bool>,
+    /// Statuses this cache drops on `put` (see [`crate::ports::EdgeCache::keeps`]).
+    pub refused_statuses: RefCell<Vec<http::StatusCode>>,
     puts: Cell<usize>,
 }
 
 impl Default for MemoryCache {
     fn default() -> Self {
-        MemoryCache { entries: RefCell::default(), enabled: Cell::new(true), puts: Cell::new(0) }
+        MemoryCache {
+            entries: RefCell::default(),
+            enabled: Cell::new(true),
+            refused_statuses: RefCell::default(),
+            puts: Cell::new(0),
+        }
     }
 }
 
@@ -342,6 +349,9 @@ impl crate::ports::EdgeCache for MemoryCache {
         response: Response<Body<FakeStream>>,
         keep: std::time::Duration,
     ) -> Response<Body<FakeStream>> {
+        if self.refused_statuses.borrow().contains(&response.status()) {
+            return response;
+        }
         self.puts.set(self.puts.get() + 1);
         let entry = (response.status(), response.headers().clone(), bytes_of(response.body()), keep);
         self.entries.borrow_mut().insert(key.to_owned(), entry);
@@ -350,6 +360,23 @@ impl crate::ports::EdgeCache for MemoryCache {
 
     async fn delete(&self, key: &str) -> Result<bool, crate::ports::CacheError> {
         Ok(self.entries.borrow_mut().remove(key).is_some())
+    }
+
+    /// Like the Workers Cache API locally: statuses outside its list are dropped.
+    fn keeps(&self, status: http::StatusCode) -> bool {
+        !self.refused_statuses.borrow().contains(&status)
+    }
+
+    async fn get_range(
+        &self,
+        key: &str,
+        first: u64,
+        last: u64,
+    ) -> Result<Option<Body<FakeStream>>, crate::ports::CacheError> {
+        let entries = self.entries.borrow();
+        let Some((_, _, body, _)) = entries.get(key) else { return Ok(None) };
+        let (first, last) = (first as usize, last as usize);
+        Ok((last < body.len() && first <= last).then(|| Body::Stream(body.slice(first..=last))))
     }
 }
 

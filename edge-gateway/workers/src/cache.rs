@@ -27,6 +27,8 @@ type Stream = web_sys::ReadableStream;
 const STASHED: [HeaderName; 4] =
     [http::header::CACHE_CONTROL, http::header::SET_COOKIE, http::header::VARY, http::header::EXPIRES];
 const STASH: HeaderName = HeaderName::from_static("x-edge-cache-stash");
+/// Statuses `put` keeps locally (see [`DefaultCache::keeps`]).
+const KEPT_STATUSES: [u16; 13] = [200, 203, 300, 301, 302, 303, 307, 308, 404, 405, 410, 414, 501];
 
 /// `caches.default`, with the request's `waitUntil` for background stores.
 pub(crate) struct DefaultCache {
@@ -137,6 +139,35 @@ impl EdgeCache for DefaultCache {
             }
         }
         convert::from_fetch_response(&client).unwrap_or_else(|_| convert::bad_request("unreadable response"))
+    }
+
+    /// The statuses the Cache API keeps locally: Miniflare's cache applies the understood
+    /// statuses of RFC 9111 as `http-cache-semantics` lists them, and drops a 204 (no body)
+    /// too; `put` drops any other silently. The README's caching section records this and
+    /// Cloudflare's production rules.
+    fn keeps(&self, status: http::StatusCode) -> bool {
+        KEPT_STATUSES.contains(&status.as_u16())
+    }
+
+    /// `cache.match` with `Range: bytes=first-last`, which the Cache API answers with 206 and
+    /// the sliced body; anything else (the entry went away, a 200) is `None`.
+    async fn get_range(&self, key: &str, first: u64, last: u64) -> Result<Option<Body<Stream>>, CacheError> {
+        let error = |e: worker::Error| CacheError(e.to_string());
+        let headers = worker::Headers::new();
+        headers.set("range", &format!("bytes={first}-{last}")).map_err(error)?;
+        let request =
+            worker::Request::new_with_init(&key_url(key), worker::RequestInit::new().with_headers(headers))
+                .map_err(error)?;
+        let Some(found) = worker::Cache::default().get(&request, true).await.map_err(error)? else {
+            return Ok(None);
+        };
+        let expected = format!("bytes {first}-{last}/");
+        let range = found.headers().get("content-range").map_err(error)?;
+        if found.status_code() != 206 || !range.is_some_and(|r| r.starts_with(&expected)) {
+            return Ok(None);
+        }
+        let found: web_sys::Response = found.into();
+        Ok(Some(found.body().map_or(Body::Empty, Body::Stream)))
     }
 
     async fn delete(&self, key: &str) -> Result<bool, CacheError> {

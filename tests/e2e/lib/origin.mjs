@@ -34,9 +34,13 @@ export function startOrigin({ port = 0, name = "origin" } = {}) {
     }
     if (url.pathname.includes("/cache/")) {
       // Cacheable answers: `cc` (Cache-Control), `etag` (304 when If-None-Match matches it),
-      // `vary`, `tag` (Cache-Tag), `date` (Date); the body names the request count for this path.
+      // `vary`, `tag` (Cache-Tag), `date` (Date), `lm` (Last-Modified), `status` (instead of
+      // 200), `len=1` (Content-Length instead of chunked), `te` (a Transfer-Encoding put before
+      // `chunked`); the body names the request count for this path.
       const q = url.searchParams;
       const headers = { "content-type": "text/plain", "x-origin": name };
+      if (q.get("lm")) headers["last-modified"] = q.get("lm");
+      if (q.get("te")) headers["transfer-encoding"] = `${q.get("te")}, chunked`;
       if (q.get("cc")) headers["cache-control"] = q.get("cc");
       if (q.get("etag")) headers.etag = `"${q.get("etag")}"`;
       if (q.get("vary")) headers.vary = q.get("vary");
@@ -47,8 +51,12 @@ export function startOrigin({ port = 0, name = "origin" } = {}) {
         res.writeHead(304, headers);
         return res.end();
       }
-      res.writeHead(200, headers);
-      return res.end(`${url.pathname} #${counts.get(url.pathname)} lang=${req.headers["accept-language"] ?? "-"}`);
+      const body = `${url.pathname} #${counts.get(url.pathname)} lang=${req.headers["accept-language"] ?? "-"}`;
+      const code = Number(q.get("status") ?? 200);
+      const empty = code === 204 || code === 304;
+      if (q.get("len") && !empty) headers["content-length"] = Buffer.byteLength(body);
+      res.writeHead(code, headers);
+      return res.end(empty ? undefined : body);
     }
     const bytes = url.pathname.match(/^\/bytes\/(\d+)$/);
     if (bytes) {

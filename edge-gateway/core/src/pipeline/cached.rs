@@ -12,13 +12,15 @@
 //! ```
 
 use http::header::{
-    AUTHORIZATION, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, IF_UNMODIFIED_SINCE,
+    AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_RANGE, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH,
+    IF_RANGE, IF_UNMODIFIED_SINCE, TRANSFER_ENCODING,
 };
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 
 use super::{Gateway, Matched, Outgoing, RequestIds, copy_head, forward_with_failover, route};
 use crate::body::Body;
+use crate::cache::conditional::{self, Answer};
 use crate::cache::status::ttl_of;
 use crate::cache::{
     CacheStatus, Decision, Forward, evaluate, is_stale_if_error_status, merge_304, revalidation_headers,
@@ -106,11 +108,14 @@ impl Gateway {
         };
         let decision = evaluate(&entry.policy_view(cx.cache()), &outgoing.head.headers, now);
         let hit = |detail| CacheStatus { ttl: ttl_of(&decision), detail, ..CacheStatus::hit(CACHE_NAME) };
+        let request = &outgoing.head.headers;
         match decision {
             Decision::Fresh { .. } | Decision::StaleAccepted { .. } => {
-                Ok((served(entry.respond(now, &hit(None)), cx.ids), None))
+                Ok((answer_from(ports, &key, entry, request, now, &hit(None), cx.ids).await?, None))
             }
             Decision::Stale { may_serve_while_revalidate: true, .. } => {
+                let status = hit(Some("stale-while-revalidate"));
+                let response = answer_from(ports, &key, entry, request, now, &status, cx.ids).await?;
                 let deferred = Deferred {
                     head: copy_head(&outgoing.head),
                     identity: outgoing.identity.clone(),
@@ -118,8 +123,7 @@ impl Gateway {
                     key,
                     path,
                 };
-                let response = entry.respond(now, &hit(Some("stale-while-revalidate")));
-                Ok((served(response, cx.ids), Some(deferred)))
+                Ok((response, Some(deferred)))
             }
             Decision::Stale { may_serve_if_error, .. } => {
                 Ok((revalidate(ports, cx, outgoing, entry, &key, &path, may_serve_if_error).await?, None))
@@ -165,6 +169,71 @@ impl Gateway {
 fn served<S>(mut response: Response<Body<S>>, ids: &RequestIds) -> Response<Body<S>> {
     if let Ok(id) = HeaderValue::from_str(&ids.request_id) {
         response.headers_mut().insert(REQUEST_ID, id);
+    }
+    response
+}
+
+/// Serves `entry` to a request that may be conditional or ask for a range: 304 when the
+/// client's copy is current, 412 / 416 as problems, 206 when the platform can slice the stored
+/// body (else the whole response), otherwise the stored response.
+async fn answer_from<P: Ports>(
+    ports: &P,
+    key: &str,
+    entry: Entry<P::Stream>,
+    request: &HeaderMap,
+    now: UnixMillis,
+    status: &CacheStatus<'_>,
+    ids: &RequestIds,
+) -> Result<Response<Body<P::Stream>>, GatewayError> {
+    let answer = conditional::answer(entry.stored.status, &entry.stored.headers, request);
+    if let Answer::Partial { first, last, .. } = answer {
+        match ports.cache().get_range(key, first, last).await {
+            Ok(Some(part)) => {
+                let mut response = entry.respond(now, status);
+                *response.body_mut() = part;
+                return Ok(served(partial(response, answer), ids));
+            }
+            Ok(None) => {}
+            Err(error) => {
+                ports
+                    .log()
+                    .record(Level::Warn, &format!("edge cache: range read failed, serving whole: {error}"));
+            }
+        }
+        return Ok(served(entry.respond(now, status), ids));
+    }
+    conditional_only(entry.respond(now, status), answer).map(|response| served(response, ids))
+}
+
+/// Applies an answer that needs no stored bytes: 304, 412, 416 or the response unchanged (a
+/// range that cannot be sliced here is served whole).
+fn conditional_only<S>(
+    mut response: Response<Body<S>>,
+    answer: Answer,
+) -> Result<Response<Body<S>>, GatewayError> {
+    match answer {
+        Answer::Full | Answer::Partial { .. } => Ok(response),
+        Answer::PreconditionFailed => Err(GatewayError::PreconditionFailed),
+        Answer::Unsatisfiable { length } => Err(GatewayError::RangeNotSatisfiable { length }),
+        Answer::NotModified => {
+            *response.status_mut() = StatusCode::NOT_MODIFIED;
+            *response.body_mut() = Body::Empty;
+            for name in [CONTENT_LENGTH, CONTENT_RANGE, TRANSFER_ENCODING] {
+                response.headers_mut().remove(name);
+            }
+            Ok(response)
+        }
+    }
+}
+
+/// A stored 200 whose body was replaced by the bytes of a [`Answer::Partial`].
+fn partial<S>(mut response: Response<Body<S>>, answer: Answer) -> Response<Body<S>> {
+    let Answer::Partial { first, last, .. } = answer else { return response };
+    *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(last - first + 1));
+    if let Some(range) = conditional::content_range(answer) {
+        headers.insert(CONTENT_RANGE, range);
     }
     response
 }
@@ -248,9 +317,16 @@ async fn revalidate<P: Ports>(
     may_serve_if_error: bool,
 ) -> Result<Response<Body<P::Stream>>, GatewayError> {
     let request = policy_request(&outgoing);
+    let mut client_conditions = HeaderMap::new();
     for name in [IF_MATCH, IF_NONE_MATCH, IF_MODIFIED_SINCE, IF_UNMODIFIED_SINCE, IF_RANGE] {
-        outgoing.head.headers.remove(name);
+        if let Some(value) = outgoing.head.headers.remove(&name) {
+            client_conditions.insert(name, value);
+        }
     }
+    // The next hop may be a shield with its own copy: ask it for one no older than now, or a
+    // background revalidation would be answered with the shield's stale copy (RFC 9111
+    // §5.2.1.1).
+    outgoing.head.headers.insert(CACHE_CONTROL, HeaderValue::from_static("max-age=0"));
     for (name, value) in &revalidation_headers(&entry.stored.headers) {
         outgoing.head.headers.insert(name, value.clone());
     }
@@ -270,14 +346,16 @@ async fn revalidate<P: Ports>(
             *refreshed.status_mut() = entry.stored.status;
             *refreshed.headers_mut() = headers;
             let refreshed = fill.store(ports, cx, refreshed, Forward::Stale, StatusCode::NOT_MODIFIED).await;
-            Ok(served(refreshed, cx.ids))
+            let answer = conditional::answer(refreshed.status(), refreshed.headers(), &client_conditions);
+            conditional_only(refreshed, answer).map(|response| served(response, cx.ids))
         }
         Ok(response) if may_serve_if_error && is_stale_if_error_status(response.status()) => {
             ports.log().record(
                 Level::Warn,
                 &format!("edge cache: serving stale for {path}: origin answered {}", response.status()),
             );
-            Ok(served(entry.respond(now, &stale(Some(response.status()))), cx.ids))
+            answer_from(ports, key, entry, &client_conditions, now, &stale(Some(response.status())), cx.ids)
+                .await
         }
         Ok(response) => {
             let status = response.status();
@@ -285,7 +363,7 @@ async fn revalidate<P: Ports>(
         }
         Err(error) if may_serve_if_error => {
             ports.log().record(Level::Warn, &format!("edge cache: serving stale for {path}: {error}"));
-            Ok(served(entry.respond(now, &stale(None)), cx.ids))
+            answer_from(ports, key, entry, &client_conditions, now, &stale(None), cx.ids).await
         }
         Err(error) => Err(error),
     }

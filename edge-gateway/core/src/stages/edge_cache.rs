@@ -257,6 +257,9 @@ pub async fn store<P: Ports>(
     if let Err(why) = storable(&Method::GET, request, response.status(), &view, opts) {
         return (response, Err(why.detail()));
     }
+    if !ports.cache().keeps(response.status()) {
+        return (response, Err("platform-refuses-status"));
+    }
     let Some(names) = vary_names(response.headers()) else { return (response, Err("vary-star")) };
     let directives = CacheControl::from_headers(&view);
     let window = directives.stale_while_revalidate.max(directives.stale_if_error).unwrap_or(0);
