@@ -19,6 +19,7 @@
 pub mod key;
 pub mod policy;
 pub mod refresh;
+pub mod request;
 pub mod selector;
 pub mod status;
 pub mod store;

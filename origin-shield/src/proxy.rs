@@ -22,10 +22,12 @@ use std::time::{Instant, SystemTime};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use edge_gateway_core::cache::{CACHE_STATUS, is_stale_if_error_status};
+use edge_gateway_core::cache::{CACHE_STATUS, CacheControl, is_stale_if_error_status};
 use http::{HeaderValue, Method, StatusCode};
 use pingora_cache::key::HashBinary;
-use pingora_cache::{CacheKey, CacheMeta, CachePhase, NoCacheReason, RespCacheable};
+use pingora_cache::{
+    CacheKey, CacheMeta, CachePhase, ForcedFreshness, HitHandler, NoCacheReason, RespCacheable,
+};
 use pingora_core::upstreams::peer::HttpPeer;
 use pingora_error::{Error, ErrorSource, ErrorType, Result};
 use pingora_http::{RequestHeader, ResponseHeader};
@@ -33,6 +35,7 @@ use pingora_proxy::{FailToProxy, ProxyHttp, Session};
 
 use crate::cache::policy::{self, Exchange};
 use crate::cache::refresh;
+use crate::cache::request::{self, Verdict};
 use crate::cache::status::{self, Facts, Outcome};
 use crate::cache::{ShieldCache, key};
 use crate::config::{HealthCheck, Origin, ShieldConfig, Timeouts};
@@ -66,6 +69,13 @@ pub struct ShieldProxy {
 pub struct RequestCtx {
     /// The request was for one of the shield's own endpoints.
     admin: bool,
+    /// The request's `Cache-Control`, when it sent one (read once, in `request_cache_filter`).
+    request_cc: Option<CacheControl>,
+    /// The request's directives sent it to the origin although the entry was usable
+    /// (`Cache-Status: fwd=request`).
+    forced: bool,
+    /// The request's `max-age` rules out serving the stale entry while it revalidates.
+    no_stale_while_revalidate: bool,
     /// When the request to the origin was sent (monotonic, for the histogram).
     upstream_started: Option<Instant>,
     /// When the request to the origin was sent (wall clock, for the response's age).
@@ -155,7 +165,8 @@ impl ShieldProxy {
             _ => None,
         };
         let collapsed = session.cache.lock_duration().is_some();
-        let facts = Facts { ttl, stored, collapsed, fwd_status: ctx.fwd_status, detail };
+        let facts =
+            Facts { ttl, stored, collapsed, fwd_status: ctx.fwd_status, detail, by_request: ctx.forced };
         status::header(outcome, &facts)
     }
 }
@@ -186,11 +197,43 @@ impl ProxyHttp for ShieldProxy {
     }
 
     /// The cache stage: `GET` and `HEAD` use the shared cache, other methods pass through.
-    fn request_cache_filter(&self, session: &mut Session, _ctx: &mut RequestCtx) -> Result<()> {
-        if matches!(session.req_header().method, Method::GET | Method::HEAD) {
+    /// The request's `Cache-Control` is read here, once, for `cache_hit_filter`.
+    fn request_cache_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<()> {
+        let req = session.req_header();
+        if matches!(req.method, Method::GET | Method::HEAD) {
+            if req.headers.contains_key(http::header::CACHE_CONTROL) {
+                ctx.request_cc = Some(CacheControl::from_headers(&req.headers));
+            }
             self.cache.enable(&mut session.cache);
         }
         Ok(())
+    }
+
+    /// Request `Cache-Control` (`no-cache`, `max-age`, `min-fresh`, `max-stale`) against the
+    /// entry found; see [`crate::cache::request`]. Without the field, the entry's own rules.
+    async fn cache_hit_filter(
+        &self,
+        _session: &mut Session,
+        meta: &CacheMeta,
+        _hit_handler: &mut HitHandler,
+        _is_fresh: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<Option<ForcedFreshness>> {
+        let Some(cc) = &ctx.request_cc else { return Ok(None) };
+        let allows_stale =
+            cc.max_stale.is_some() && CacheControl::from_headers(meta.headers()).allows_stale();
+        let stored = request::Stored { epoch: meta.epoch(), fresh_until: meta.fresh_until(), allows_stale };
+        let verdict = request::verdict(cc, stored, SystemTime::now());
+        ctx.forced = verdict.forces_revalidation();
+        ctx.no_stale_while_revalidate = ctx.forced;
+        Ok(match verdict {
+            Verdict::AsStored => None,
+            Verdict::ServeStale => Some(ForcedFreshness::ForceFresh),
+            Verdict::Revalidate => Some(ForcedFreshness::ForceExpired),
+            Verdict::RevalidateKeepingStaleIfError => {
+                Some(ForcedFreshness::ForceExpiredServeStale { expired_at: None })
+            }
+        })
     }
 
     /// The normalized URL as the origin sees it; see [`crate::cache::key`].
@@ -251,13 +294,14 @@ impl ProxyHttp for ShieldProxy {
 
     /// Serve stale while revalidating (the window was already checked against the entry), or
     /// when the origin fails: unreachable, timed out, or 500/502/503/504 (RFC 5861 §4).
+    /// Never while revalidating when the request's own directives forced the revalidation.
     fn should_serve_stale(
         &self,
         _session: &mut Session,
-        _ctx: &mut RequestCtx,
+        ctx: &mut RequestCtx,
         error: Option<&Error>,
     ) -> bool {
-        let Some(e) = error else { return true };
+        let Some(e) = error else { return !ctx.no_stale_while_revalidate };
         match e.etype() {
             ErrorType::HTTPStatus(code) => StatusCode::from_u16(*code).is_ok_and(is_stale_if_error_status),
             _ => e.esource() == &ErrorSource::Upstream,

@@ -406,3 +406,68 @@ fn regression_issue_11_the_origin_date_passes_through_on_miss_and_hit() {
         dateless.header("date")
     );
 }
+
+/// Regression (issue 11): the gateway's stale-while-revalidate fetch says `max-age=0`, and the
+/// shield answered it from its own copy (fresh, or stale inside its own window), so the edge
+/// never saw the origin's new answer. Request `no-cache`, `max-age`, `min-fresh` and
+/// `max-stale` (RFC 9111 §5.2.1) are honoured against the stored entry.
+#[test]
+fn regression_issue_11_request_cache_control_forces_revalidation() {
+    let origin = Origin::start();
+    let shield = Shield::start(&origin.url());
+    // `old=N`: the first answer's Date is N seconds back, so the entry starts that old.
+    let fresh = "cc=max-age=600&etag=v1&rev=1&old=30"; // 30 s old, fresh for 570 s more
+    let stale = "cc=max-age=10&etag=v1&rev=1&old=60"; // 60 s old, stale for 50 s
+    let rows: &[(&str, &str, &str, &str, usize)] = &[
+        ("a", fresh, "max-age=10", "origin-shield; fwd=request; fwd-status=304", 2),
+        ("b", fresh, "max-age=3600", "origin-shield; hit", 1),
+        ("c", fresh, "no-cache", "origin-shield; fwd=request; fwd-status=304", 2),
+        ("d", fresh, "min-fresh=1000", "origin-shield; fwd=request; fwd-status=304", 2),
+        ("e", fresh, "min-fresh=10", "origin-shield; hit", 1),
+        ("f", stale, "max-stale=3600", "origin-shield; hit; ttl=-", 1),
+        ("g", stale, "max-stale=5", "origin-shield; fwd=stale; fwd-status=304", 2),
+        (
+            "h",
+            "cc=max-age=10,+must-revalidate&etag=v1&rev=1&old=60",
+            "max-stale",
+            "origin-shield; fwd=stale",
+            2,
+        ),
+        (
+            "i",
+            "cc=max-age=600&rev=1&old=30",
+            "no-cache",
+            "origin-shield; fwd=request; fwd-status=200; stored",
+            2,
+        ),
+        // What the gateway's background fetch sends, to an entry in its own swr window.
+        (
+            "j",
+            "cc=max-age=10,+stale-while-revalidate=600&etag=v1&rev=1&old=60",
+            "max-age=0",
+            "origin-shield; fwd=request; fwd-status=304",
+            2,
+        ),
+    ];
+    for &(name, query, directives, expected, fetches) in rows {
+        let target = format!("/c/rq/{name}?{query}");
+        let first = get(&shield, &target);
+        assert!(cache_status(&first).ends_with("stored"), "{name}: {}", cache_status(&first));
+
+        let second =
+            client::send(shield.addr, "GET", &target, &[("Cache-Control", directives)], b"").expect("r");
+
+        assert_eq!(second.status, 200, "{name}");
+        assert!(
+            cache_status(&second).starts_with(expected),
+            "{name} {directives}: {}",
+            cache_status(&second)
+        );
+        let seen = origin.seen(&format!("/c/rq/{name}?"));
+        assert_eq!(seen.len(), fetches, "{name} {directives}");
+        if fetches == 2 {
+            assert_eq!(second.header("x-revision"), Some("2"), "{name}: not the origin's new answer");
+            assert_eq!(seen[1].header("if-none-match"), query.contains("etag").then_some("\"v1\""), "{name}");
+        }
+    }
+}

@@ -65,6 +65,8 @@ pub struct Facts {
     pub fwd_status: Option<StatusCode>,
     /// Why the response was not stored (or why the cache was left), e.g. `set-cookie`.
     pub detail: Option<&'static str>,
+    /// The request's `Cache-Control` sent it to the origin although the entry was usable.
+    pub by_request: bool,
 }
 
 /// The `detail` for a reason the cache was disabled, if it says anything useful.
@@ -92,6 +94,9 @@ pub fn header(outcome: Outcome, facts: &Facts) -> HeaderValue {
         Outcome::Expired | Outcome::Revalidated => CacheStatus::forward(CACHE_NAME, Forward::Stale),
         Outcome::Bypass => CacheStatus::forward(CACHE_NAME, Forward::Bypass),
     };
+    if facts.by_request && matches!(outcome, Outcome::Miss | Outcome::Expired | Outcome::Revalidated) {
+        status.fwd = Some(Forward::Request);
+    }
     status.ttl = facts.ttl.filter(|_| outcome.served_from_cache());
     status.stored = facts.stored;
     status.collapsed = facts.collapsed;
@@ -138,6 +143,11 @@ mod tests {
                 CachePhase::Revalidated,
                 Facts { fwd_status: Some(StatusCode::NOT_MODIFIED), ..Facts::default() },
                 "origin-shield; fwd=stale; fwd-status=304",
+            ),
+            (
+                CachePhase::Revalidated,
+                Facts { fwd_status: Some(StatusCode::NOT_MODIFIED), by_request: true, ..Facts::default() },
+                "origin-shield; fwd=request; fwd-status=304",
             ),
             (
                 CachePhase::Disabled(NoCacheReason::NeverEnabled),
