@@ -16,6 +16,7 @@ use std::time::Duration;
 use http::Method;
 
 use crate::ports::Timeouts;
+use crate::ratelimit::RateLimits;
 use crate::routing::Router;
 use auth::{AuthSettings, RouteAuth};
 
@@ -34,6 +35,8 @@ pub struct Config {
     pub routes: Vec<Route>,
     /// The compiled router over `routes`.
     pub router: Router,
+    /// Rate-limit policies; routes refer to them by index.
+    pub rate_limits: RateLimits,
 }
 
 /// Validated gateway-wide settings.
@@ -152,6 +155,9 @@ pub struct Route {
     pub auth: Option<RouteAuth>,
     /// Edge caching; `None` means never cached at the edge.
     pub cache: Option<edge_cache::RouteCache>,
+    /// Indices into [`Config::rate_limits`]' policies, all applied (the document's default list
+    /// when the route names none).
+    pub rate_limit: Vec<usize>,
 }
 
 impl Route {

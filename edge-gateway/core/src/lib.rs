@@ -33,6 +33,7 @@ pub mod normalize;
 pub mod pipeline;
 pub mod ports;
 pub mod problem;
+pub mod ratelimit;
 pub mod routing;
 pub mod stages;
 #[cfg(any(test, feature = "testing"))]

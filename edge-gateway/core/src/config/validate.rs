@@ -13,16 +13,18 @@ use serde_json::Value;
 mod auth;
 mod cache;
 mod exposure;
+mod ratelimit;
 
 use super::auth::AuthSettings;
-use super::raw::{RawAuth, RawPool, RawRegion, RawRoute, RawSettings, RawTimeouts};
+use super::raw::{RawAuth, RawPool, RawRateLimit, RawRegion, RawRoute, RawSettings, RawTimeouts};
 use super::{
     Config, ConfigError, ConfigErrors, HostPattern, PathEdit, Pool, Region, Route, Settings, TemplatePart,
 };
 use crate::ports::Timeouts;
 use crate::routing::{self, Router};
 
-const TOP_LEVEL: [&str; 6] = ["$schema", "settings", "regions", "pools", "routes", "auth"];
+const TOP_LEVEL: [&str; 8] =
+    ["$schema", "settings", "regions", "pools", "routes", "auth", "rate_limits", "default_rate_limit"];
 const MAX_TIMEOUT_MS: u64 = 300_000;
 const MAX_TTL_MS: u64 = 3_600_000;
 
@@ -93,6 +95,7 @@ pub(super) fn validate(json: &[u8]) -> Result<Config, ConfigErrors> {
         Some(value) => errors.parse::<RawSettings>("$.settings", value),
         None => Some(RawSettings::default()),
     };
+    let legacy_headers = settings.as_ref().and_then(|raw| raw.legacy_rate_limit_headers).unwrap_or(false);
     let settings = settings.map(|raw| check_settings(&raw, &mut errors)).unwrap_or_default();
     let auth = match top.remove("auth") {
         Some(value) => errors.parse::<RawAuth>("$.auth", value),
@@ -104,10 +107,25 @@ pub(super) fn validate(json: &[u8]) -> Result<Config, ConfigErrors> {
     let regions = elements::<RawRegion>(&mut top, "regions", &mut errors);
     let pools = entries::<RawPool>(&mut top, "pools", &mut errors);
     let routes = elements::<RawRoute>(&mut top, "routes", &mut errors);
+    let rate_limits = match top.contains_key("rate_limits") {
+        true => entries::<RawRateLimit>(&mut top, "rate_limits", &mut errors),
+        false => BTreeMap::new(),
+    };
+    let default_rate_limit = match top.remove("default_rate_limit") {
+        Some(value) => errors.parse::<Vec<String>>("$.default_rate_limit", value).unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let rate_limits = ratelimit::check_rate_limits(
+        &rate_limits,
+        &default_rate_limit,
+        legacy_headers,
+        &auth.settings,
+        &mut errors,
+    );
 
     let regions = check_regions(&regions, &mut errors);
     let pools = check_pools(&pools, &regions, &mut errors);
-    let routes = check_routes(&routes, &pools, &settings, &auth, &mut errors);
+    let routes = check_routes(&routes, &pools, &settings, &auth, &rate_limits, &mut errors);
     let pool_shields: Vec<Vec<&str>> = pools
         .values()
         .map(|pool| {
@@ -122,7 +140,8 @@ pub(super) fn validate(json: &[u8]) -> Result<Config, ConfigErrors> {
     let regions = regions.into_iter().map(|(_, region)| region).collect();
     let routes = routes.into_iter().map(|(_, route)| route).collect();
     let pools = pools.into_values().collect();
-    Ok(Config { settings, auth: auth.settings, regions, pools, routes, router })
+    let rate_limits = rate_limits.limits;
+    Ok(Config { settings, auth: auth.settings, regions, pools, routes, router, rate_limits })
 }
 
 /// A required array section, each element parsed on its own: `(index, parsed)`.
@@ -327,6 +346,7 @@ fn check_routes(
     pools: &BTreeMap<String, Pool>,
     settings: &Settings,
     auth: &auth::CheckedAuth,
+    rate_limits: &ratelimit::CheckedRateLimits,
     errors: &mut Errors,
 ) -> Vec<(usize, Route)> {
     let mut ids = HashSet::new();
@@ -355,6 +375,10 @@ fn check_routes(
             route.cache.as_ref().map(|raw| cache::check_route_cache(raw, &format!("{base}.cache"), errors));
         let route_auth =
             route.auth.as_ref().map(|raw| auth::check_route_auth(raw, auth, &format!("{base}.auth"), errors));
+        let rate_limit = match &route.rate_limit {
+            Some(names) => rate_limits.resolve(names, &format!("{base}.rate_limit"), errors),
+            None => rate_limits.limits.default.clone(),
+        };
         if errors.0.len() == before {
             let route = Route {
                 id: route.id.clone(),
@@ -367,6 +391,7 @@ fn check_routes(
                 timeouts,
                 auth: route_auth,
                 cache: route_cache,
+                rate_limit,
             };
             routes.push((*i, route));
         }

@@ -1,0 +1,284 @@
+//! Exact global limits with few round trips: the lease arithmetic.
+//!
+//! One counter (a Durable Object per key) holds the truth. Instead of asking it for every
+//! request, an instance asks for a *lease* of a few tokens, spends them locally, and asks again
+//! when they run out or expire. The counter charges a lease in full when it grants it, so the
+//! tokens in circulation never exceed what the limit allows: the instances together can never
+//! admit more than the counter granted.
+//!
+//! - **Size** ([`lease_size`]) adapts to the budget left and to how many instances are asking:
+//!   a share of `remaining / (instances * spread)`, at most `max_tokens`, and never below one
+//!   request's cost while the budget holds it; so near the limit every lease is one request.
+//! - **Expiry**: a lease is valid for `validity_ms`, and never past the end of the window it
+//!   was charged to, so every token is spent in the window that counted it. The instance counts
+//!   validity from when it *sent* the request ([`Local::receive`]), so neither the round trip nor
+//!   an instance's clock offset can stretch it.
+//! - **Return**: unused tokens go back with the instance's next request to the counter
+//!   ([`give_back`]): taken off the window they were charged to if it is still the current or
+//!   the previous one (where they only weigh in the estimate), dropped otherwise.
+//! - **Deny cache**: when the budget cannot hold one request, the counter answers
+//!   [`Grant::Exhausted`] with the time the cost fits again; the instance refuses locally until
+//!   then without asking.
+//!
+//! GCRA policies are leased one request at a time, spent at once (no validity): a token held
+//! while the bucket refills would let a burst exceed GCRA's definition. Their deny cache works
+//! the same way.
+//!
+//! Several policies on one request ([`plan_all`]): the request is admitted only when every
+//! policy's local lease holds its cost, and only then are all spent. A request refused by one
+//! policy spends nothing from the others: leases fetched for it stay with the instance for later
+//! requests or go back unused.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::sliding::{self, SlidingState};
+use super::{Algorithm, Rate, State, decide, millis};
+use crate::ports::UnixMillis;
+
+/// How a counter lends tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseSettings {
+    /// Largest lease.
+    pub max_tokens: u64,
+    /// Longest validity of a lease, in milliseconds.
+    pub validity_ms: u64,
+    /// Leases are at most `remaining / (instances * spread)`: with `spread = 4`, the instances
+    /// together hold at most a quarter of what is left, so no instance starves another.
+    pub spread: u64,
+}
+
+impl Default for LeaseSettings {
+    fn default() -> Self {
+        LeaseSettings { max_tokens: 64, validity_ms: 2_000, spread: 4 }
+    }
+}
+
+/// What an instance sends the counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseRequest {
+    /// The cost of the request that is waiting (the least useful lease).
+    pub cost: u64,
+    /// Instances recently active on this key, as the counter counts them
+    /// ([`ActiveInstances`]).
+    pub instances: u64,
+    /// Unused tokens of the instance's previous lease.
+    pub returned: Option<Returned>,
+}
+
+/// Unused tokens going back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Returned {
+    /// How many.
+    pub tokens: u64,
+    /// The window they were charged to ([`Lease::window_start`]).
+    pub window_start: UnixMillis,
+}
+
+/// Tokens lent to an instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease {
+    /// How many.
+    pub tokens: u64,
+    /// How long they may be spent, counted from when the instance sent its request.
+    pub valid_for: Duration,
+    /// The window they were charged to (for their return).
+    pub window_start: UnixMillis,
+    /// Units left at the counter after this lease.
+    pub remaining: u64,
+    /// Until the quota resets (for the `RateLimit` field).
+    pub reset_after: Duration,
+}
+
+/// The counter's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grant {
+    /// Tokens to spend locally.
+    Lease(Lease),
+    /// Not even one request fits: refuse locally for this long.
+    Exhausted {
+        /// Until the request's cost fits again if nothing else arrives.
+        retry_after: Duration,
+        /// Until the quota resets.
+        reset_after: Duration,
+    },
+}
+
+/// How many tokens to lend when `remaining` units are left and `instances` are asking; 0 when
+/// not even `cost` fits.
+pub fn lease_size(remaining: u64, cost: u64, instances: u64, settings: &LeaseSettings) -> u64 {
+    if remaining < cost {
+        return 0;
+    }
+    let share = remaining / instances.max(1).saturating_mul(settings.spread.max(1));
+    share.clamp(cost, settings.max_tokens.max(cost)).min(remaining)
+}
+
+/// The counter's side: takes back `request.returned`, then lends what [`lease_size`] allows.
+pub fn grant(
+    rate: &Rate,
+    state: State,
+    request: &LeaseRequest,
+    settings: &LeaseSettings,
+    now: UnixMillis,
+) -> (Grant, State) {
+    let state = match request.returned {
+        Some(returned) => give_back(rate, state, returned, now),
+        None => state,
+    };
+    let (probe, _) = decide(rate, state, request.cost, now);
+    if !probe.admitted {
+        let retry_after = probe.retry_after.unwrap_or(Duration::from_secs(1));
+        return (Grant::Exhausted { retry_after, reset_after: probe.reset_after }, state);
+    }
+    let (tokens, valid_for) = match rate.algorithm {
+        Algorithm::Gcra { .. } => (request.cost, 0),
+        Algorithm::SlidingWindow => {
+            let available = probe.remaining + request.cost;
+            let reset_ms = u64::try_from(probe.reset_after.as_millis()).unwrap_or(u64::MAX);
+            (
+                lease_size(available, request.cost, request.instances, settings),
+                settings.validity_ms.min(reset_ms),
+            )
+        }
+    };
+    let (decision, charged) = decide(rate, state, tokens, now);
+    debug_assert!(decision.admitted, "a lease within the remaining budget is admitted");
+    let window_start = match charged {
+        State::Sliding(s) => s.window_start,
+        State::Gcra(_) => now,
+    };
+    let lease = Lease {
+        tokens,
+        valid_for: millis(valid_for),
+        window_start,
+        remaining: decision.remaining,
+        reset_after: decision.reset_after,
+    };
+    (Grant::Lease(lease), charged)
+}
+
+/// Takes unused tokens back into the window that was charged for them (see the module docs).
+pub fn give_back(rate: &Rate, state: State, returned: Returned, now: UnixMillis) -> State {
+    let State::Sliding(state) = state else { return state };
+    let s = sliding::roll(state, rate.period_ms, now);
+    let back = if returned.window_start == s.window_start {
+        SlidingState { current: s.current.saturating_sub(returned.tokens), ..s }
+    } else if returned.window_start + rate.period_ms == s.window_start {
+        SlidingState { previous: s.previous.saturating_sub(returned.tokens), ..s }
+    } else {
+        s
+    };
+    State::Sliding(back)
+}
+
+/// What an instance does with a request under one policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// The local lease holds the cost.
+    Spend,
+    /// The counter said exhausted: refuse without asking, for this long.
+    Deny(Duration),
+    /// Ask the counter for a lease.
+    Ask,
+}
+
+/// An instance's view of one counter: its lease and its deny cache, in the instance's clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Local {
+    /// Unspent leased tokens.
+    pub tokens: u64,
+    /// When they stop being spendable.
+    pub expires_at: UnixMillis,
+    /// The window they were charged to.
+    pub window_start: UnixMillis,
+    /// Refuse locally until then.
+    pub denied_until: UnixMillis,
+}
+
+impl Local {
+    /// What to do with a request of `cost` at `now`.
+    pub fn step(&self, cost: u64, now: UnixMillis) -> Step {
+        if now < self.denied_until {
+            Step::Deny(millis(self.denied_until - now))
+        } else if now < self.expires_at && self.tokens >= cost {
+            Step::Spend
+        } else {
+            Step::Ask
+        }
+    }
+
+    /// Spends `cost` tokens (after [`Step::Spend`]).
+    pub fn spend(&mut self, cost: u64) {
+        self.tokens -= cost.min(self.tokens);
+    }
+
+    /// The unused tokens to send back with the next request to the counter, leaving none.
+    pub fn take_return(&mut self) -> Option<Returned> {
+        let tokens = std::mem::take(&mut self.tokens);
+        (tokens > 0).then_some(Returned { tokens, window_start: self.window_start })
+    }
+
+    /// Records the counter's answer to a request sent at `sent_at` (the instance's clock).
+    pub fn receive(&mut self, grant: &Grant, sent_at: UnixMillis) {
+        let until = |d: Duration| sent_at.saturating_add(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        match grant {
+            Grant::Lease(lease) => {
+                *self = Local {
+                    tokens: lease.tokens,
+                    expires_at: until(lease.valid_for),
+                    window_start: lease.window_start,
+                    denied_until: 0,
+                }
+            }
+            Grant::Exhausted { retry_after, .. } => {
+                *self = Local { tokens: 0, expires_at: 0, window_start: 0, denied_until: until(*retry_after) }
+            }
+        }
+    }
+}
+
+/// The plan for a request under several policies' local state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plan {
+    /// Every lease holds its cost: spend all ([`spend_all`]).
+    Admit,
+    /// A deny cache refuses: spend nothing, refuse for the longest of the waits.
+    Refuse(Duration),
+    /// These policies (indices) must ask their counters first; then plan again.
+    Ask(Vec<usize>),
+}
+
+/// Plans a request that costs `costs[i]` under `locals[i]`, without spending anything.
+pub fn plan_all(locals: &[Local], costs: &[u64], now: UnixMillis) -> Plan {
+    let steps: Vec<Step> = locals.iter().zip(costs).map(|(local, &cost)| local.step(cost, now)).collect();
+    if let Some(wait) = steps.iter().filter_map(|s| if let Step::Deny(d) = s { Some(*d) } else { None }).max()
+    {
+        return Plan::Refuse(wait);
+    }
+    let ask: Vec<usize> = (0..steps.len()).filter(|&i| steps[i] == Step::Ask).collect();
+    if ask.is_empty() { Plan::Admit } else { Plan::Ask(ask) }
+}
+
+/// Spends every policy's cost (after [`Plan::Admit`]).
+pub fn spend_all(locals: &mut [Local], costs: &[u64]) {
+    for (local, &cost) in locals.iter_mut().zip(costs) {
+        local.spend(cost);
+    }
+}
+
+/// The instances that asked a counter recently: the `instances` of a [`LeaseRequest`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ActiveInstances {
+    last_seen: BTreeMap<String, UnixMillis>,
+}
+
+impl ActiveInstances {
+    /// Records `instance` asking at `now`, forgets those silent for `horizon_ms`, and returns
+    /// how many are left (at least 1).
+    pub fn seen(&mut self, instance: &str, now: UnixMillis, horizon_ms: u64) -> u64 {
+        self.last_seen.insert(instance.to_owned(), now);
+        self.last_seen.retain(|_, &mut at| now.saturating_sub(at) < horizon_ms);
+        self.last_seen.len().max(1) as u64
+    }
+}
