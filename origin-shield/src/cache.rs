@@ -16,6 +16,7 @@
 //! `stale-if-error` windows. This module owns the long-lived pieces ([`ShieldCache`]); it
 //! makes no per-request decision itself.
 
+pub mod invalidate;
 pub mod key;
 pub mod policy;
 pub mod refresh;
@@ -89,11 +90,23 @@ impl ShieldCache {
     /// Removes every entry `selector` names from the store and the eviction manager.
     pub fn purge(&self, selector: &Selector) -> usize {
         let keys = self.store.purge_where(selector);
-        for key in &keys {
+        self.forget(&keys);
+        keys.len()
+    }
+
+    /// Removes every entry (all scopes, all variants) stored under one of `urls`, from the
+    /// store and the eviction manager: what an unsafe request invalidates (RFC 9111 §4.4).
+    pub fn invalidate(&self, urls: &[String]) -> usize {
+        let keys = self.store.remove_urls(urls);
+        self.forget(&keys);
+        keys.len()
+    }
+
+    fn forget(&self, keys: &[pingora_cache::key::CompactCacheKey]) {
+        for key in keys {
             let entry = pingora_cache::CacheEntryKey::key_only(key.clone());
             self.eviction.remove((&entry).into());
         }
-        keys.len()
     }
 
     /// Bytes held in the store.

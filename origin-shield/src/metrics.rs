@@ -29,6 +29,7 @@ pub struct Metrics {
     bypassed: AtomicU64,
     coalesced_waits: AtomicU64,
     purged: AtomicU64,
+    invalidated: AtomicU64,
     upstream_buckets: [AtomicU64; BUCKETS.len()],
     upstream_count: AtomicU64,
     upstream_sum_micros: AtomicU64,
@@ -78,6 +79,11 @@ impl Metrics {
         self.purged.fetch_add(u64::try_from(n).unwrap_or(u64::MAX), Ordering::Relaxed);
     }
 
+    /// Counts entries removed because an unsafe request succeeded (RFC 9111 §4.4).
+    pub fn add_invalidated(&self, n: usize) {
+        self.invalidated.fetch_add(u64::try_from(n).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
     /// The exposition page.
     pub fn render(&self, gauges: Gauges) -> String {
         let mut out = String::with_capacity(4096);
@@ -110,6 +116,11 @@ impl Metrics {
                 load(&self.coalesced_waits),
             ),
             ("shield_purged_total", "Entries removed through the purge API.", load(&self.purged)),
+            (
+                "shield_invalidated_total",
+                "Entries removed because an unsafe request to their URL succeeded.",
+                load(&self.invalidated),
+            ),
         ];
         for (name, help, value) in counters {
             let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n");
@@ -163,6 +174,7 @@ mod tests {
         m.record(Outcome::Miss, false);
         m.record(Outcome::StaleIfError, false);
         m.add_purged(3);
+        m.add_invalidated(2);
         m.observe_upstream(Duration::from_millis(3));
         m.observe_upstream(Duration::from_millis(700));
         let page = m.render(Gauges { cache_bytes: 1234, cache_entries: 2 });
@@ -173,6 +185,7 @@ mod tests {
             ("shield_cache_stale_served_total", "1"),
             ("shield_cache_coalesced_waits_total", "1"),
             ("shield_purged_total", "3"),
+            ("shield_invalidated_total", "2"),
             ("shield_cache_bytes", "1234"),
             ("shield_upstream_duration_seconds_bucket{le=\"0.005\"}", "1"),
             ("shield_upstream_duration_seconds_bucket{le=\"0.5\"}", "1"),

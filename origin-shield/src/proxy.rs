@@ -37,7 +37,7 @@ use crate::cache::policy::{self, Exchange};
 use crate::cache::refresh;
 use crate::cache::request::{self, Verdict};
 use crate::cache::status::{self, Facts, Outcome};
-use crate::cache::{ShieldCache, key};
+use crate::cache::{ShieldCache, invalidate, key};
 use crate::config::{HealthCheck, Origin, ShieldConfig, Timeouts};
 use crate::date;
 use crate::health::probe::HealthBoard;
@@ -145,6 +145,17 @@ impl ShieldProxy {
         }
         session.write_response_header(Box::new(resp), false).await?;
         session.write_response_body(Some(Bytes::from(body)), true).await
+    }
+
+    /// After an unsafe request's non-error answer, drops the stored entries of its target and
+    /// of same-origin `Location` / `Content-Location` in every scope (RFC 9111 §4.4).
+    fn invalidate(&self, req: &RequestHeader, resp: &ResponseHeader) {
+        let authority = key::authority(&req.headers, &self.origin_authority, self.preserve_host);
+        let path_and_query = req.uri.path_and_query().map_or("/", |p| p.as_str());
+        let urls = invalidate::urls(&req.method, authority, path_and_query, resp.status, &resp.headers);
+        if !urls.is_empty() {
+            self.metrics.add_invalidated(self.cache.invalidate(&urls));
+        }
     }
 
     /// The `Cache-Status` member for this request as it stands.
@@ -360,6 +371,9 @@ impl ProxyHttp for ShieldProxy {
         }
         ctx.fwd_status = Some(upstream_response.status);
         headers::strip_hop_by_hop(upstream_response);
+        if !session.req_header().method.is_safe() {
+            self.invalidate(session.req_header(), upstream_response);
+        }
         if upstream_response.status == StatusCode::NOT_MODIFIED && session.cache.phase() == CachePhase::Stale
         {
             ctx.not_modified = Some(Box::new(upstream_response.clone()));

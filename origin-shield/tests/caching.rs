@@ -471,3 +471,46 @@ fn regression_issue_11_request_cache_control_forces_revalidation() {
         }
     }
 }
+
+/// Unsafe methods invalidate (RFC 9111 §4.4): a POST/PUT/DELETE whose answer is 2xx or 3xx
+/// drops the stored entries of its target URI in every gateway scope and variant, and those of
+/// a same-origin `Location`; an error answer leaves them.
+#[test]
+fn unsafe_methods_with_a_non_error_answer_invalidate_every_scope_of_the_url() {
+    let origin = Origin::start();
+    let shield = Shield::start(&origin.url());
+    let target = "/c/inv?cc=public,+max-age=600";
+    let located = "/c/inv-new?cc=max-age=600";
+    let scopes: [&[(&str, &str)]; 3] =
+        [&[], &[("X-Edge-Cache-Scope", "route=a; auth=0")], &[("X-Edge-Cache-Scope", "route=b; auth=1")]];
+    let get_all = || {
+        for scope in scopes {
+            let r = client::send(shield.addr, "GET", target, scope, b"").expect("r");
+            assert_eq!(r.status, 200);
+        }
+        get(&shield, located);
+    };
+    let fetches = || {
+        (origin.seen("/c/inv?").iter().filter(|s| s.method == "GET").count(), origin.seen("/c/inv-new").len())
+    };
+    get_all();
+    get_all();
+    assert_eq!(fetches(), (3, 1), "not filled");
+
+    let rows = [
+        ("POST", "500", None, (3, 1)),
+        ("POST", "404", Some(located), (3, 1)),
+        ("POST", "200", None, (6, 1)),
+        ("PUT", "201", Some(located), (9, 2)),
+        ("DELETE", "302", Some("http://elsewhere.example/c/inv-new?cc=max-age=600"), (12, 2)),
+    ];
+    for (method, status, location, expected) in rows {
+        let mut fields = vec![("X-Reply-Status", status)];
+        fields.extend(location.map(|l| ("X-Reply-Location", l)));
+        let response = client::send(shield.addr, method, target, &fields, b"x").expect("r");
+        assert_eq!(response.status.to_string(), status, "{method} {status}");
+        get_all();
+        assert_eq!(fetches(), expected, "{method} {status} {location:?}");
+    }
+    assert_eq!(metric(&shield, "shield_invalidated_total"), 10.0);
+}

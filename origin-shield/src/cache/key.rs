@@ -51,19 +51,25 @@ pub fn scope(request_headers: &HeaderMap) -> Option<Scope> {
 /// the gateway agree on which resource a request names; the scope keeps one route's (and one
 /// authentication state's) answers from being served to another.
 pub fn primary(authority: &str, path_and_query: &str, scope: Option<&Scope>) -> CacheKey {
+    let normalized = url(authority, path_and_query);
+    match scope {
+        Some(scope) => CacheKey::new(format!("{normalized}{SCOPE_MARK}{}", scope.value), ""),
+        None => CacheKey::new(normalized, ""),
+    }
+}
+
+/// The normalized URL part of a primary key ([`primary`]): what purge and invalidation name
+/// entries by, whatever their scope.
+pub fn url(authority: &str, path_and_query: &str) -> String {
     let (path, query) = path_and_query.split_once('?').map_or((path_and_query, None), |(p, q)| (p, Some(q)));
     let path = normalize::path(path).map_or_else(|_| path.to_owned(), |p| p.into_owned());
     let url = match query {
         Some(query) => format!("http://{authority}{path}?{query}"),
         None => format!("http://{authority}{path}"),
     };
-    let normalized = match url.parse::<Uri>() {
+    match url.parse::<Uri>() {
         Ok(uri) => normalize_url(&uri, &HeaderMap::new()),
         Err(_) => url,
-    };
-    match scope {
-        Some(scope) => CacheKey::new(format!("{normalized}{SCOPE_MARK}{}", scope.value), ""),
-        None => CacheKey::new(normalized, ""),
     }
 }
 

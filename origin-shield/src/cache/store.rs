@@ -42,9 +42,40 @@ struct Entry {
     weight: usize,
 }
 
+/// The entries, and which of them each URL has.
+#[derive(Default)]
+struct Entries {
+    map: HashMap<HashBinary, Entry>,
+    /// Every entry of one URL (all scopes, all variants), so that invalidating a URL after an
+    /// unsafe request costs its entries, not a scan of the cache.
+    by_url: HashMap<String, Vec<HashBinary>>,
+}
+
+impl Entries {
+    fn insert(&mut self, hash: HashBinary, entry: Entry) -> Option<Entry> {
+        let url = entry.facts.url.clone();
+        let old = self.map.insert(hash, entry);
+        if old.is_none() {
+            self.by_url.entry(url).or_default().push(hash);
+        }
+        old
+    }
+
+    fn remove(&mut self, hash: &HashBinary) -> Option<Entry> {
+        let entry = self.map.remove(hash)?;
+        if let Some(hashes) = self.by_url.get_mut(&entry.facts.url) {
+            hashes.retain(|h| h != hash);
+            if hashes.is_empty() {
+                self.by_url.remove(&entry.facts.url);
+            }
+        }
+        Some(entry)
+    }
+}
+
 /// The shield's memory cache storage.
 pub struct MemoryStore {
-    entries: RwLock<HashMap<HashBinary, Entry>>,
+    entries: RwLock<Entries>,
     bytes: AtomicUsize,
     /// A serialized empty header: deserializing meta with it skips the stored header's
     /// decompression, and the parsed header is put in afterwards.
@@ -68,7 +99,7 @@ impl MemoryStore {
             ResponseHeader::build(200, Some(0))?,
         );
         let (_, stub_header) = stub.serialize()?;
-        Ok(MemoryStore { entries: RwLock::new(HashMap::new()), bytes: AtomicUsize::new(0), stub_header })
+        Ok(MemoryStore { entries: RwLock::new(Entries::default()), bytes: AtomicUsize::new(0), stub_header })
     }
 
     /// Bytes held (sum of entry weights).
@@ -78,7 +109,7 @@ impl MemoryStore {
 
     /// Entries held.
     pub fn len(&self) -> usize {
-        self.entries.read().unwrap_or_else(PoisonError::into_inner).len()
+        self.entries.read().unwrap_or_else(PoisonError::into_inner).map.len()
     }
 
     /// True when nothing is stored.
@@ -90,7 +121,21 @@ impl MemoryStore {
     pub fn purge_where(&self, selector: &Selector) -> Vec<CompactCacheKey> {
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
         let doomed: Vec<HashBinary> =
-            entries.iter().filter(|(_, e)| selector.matches(&e.facts)).map(|(k, _)| *k).collect();
+            entries.map.iter().filter(|(_, e)| selector.matches(&e.facts)).map(|(k, _)| *k).collect();
+        self.remove_all(&mut entries, doomed)
+    }
+
+    /// Removes every entry stored under one of `urls` (absolute, as [`super::key::url`] makes
+    /// them), whatever its scope or variant; returns their keys (for the eviction manager).
+    /// Costs the entries found, not a scan.
+    pub fn remove_urls(&self, urls: &[String]) -> Vec<CompactCacheKey> {
+        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        let doomed: Vec<HashBinary> =
+            urls.iter().filter_map(|url| entries.by_url.get(url)).flatten().copied().collect();
+        self.remove_all(&mut entries, doomed)
+    }
+
+    fn remove_all(&self, entries: &mut Entries, doomed: Vec<HashBinary>) -> Vec<CompactCacheKey> {
         let mut keys = Vec::with_capacity(doomed.len());
         for hash in doomed {
             if let Some(entry) = entries.remove(&hash) {
@@ -130,7 +175,7 @@ impl Storage for MemoryStore {
         _: &SpanHandle,
     ) -> Result<Option<(CacheMeta, HitHandler)>> {
         let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
-        let Some(entry) = entries.get(&key.combined_bin()) else { return Ok(None) };
+        let Some(entry) = entries.map.get(&key.combined_bin()) else { return Ok(None) };
         let meta = self.meta_of(entry)?;
         let hit = Hit { body: entry.body.clone(), start: 0, end: entry.body.len(), done: false };
         Ok(Some((meta, Box::new(hit))))
@@ -177,7 +222,7 @@ impl Storage for MemoryStore {
     async fn update_meta(&'static self, key: &CacheKey, meta: &CacheMeta, _: &SpanHandle) -> Result<bool> {
         let (internal, _) = meta.serialize()?;
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
-        let Some(entry) = entries.get_mut(&key.combined_bin()) else { return Ok(false) };
+        let Some(entry) = entries.map.get_mut(&key.combined_bin()) else { return Ok(false) };
         entry.internal = internal;
         entry.header = meta.response_header_copy();
         Ok(true)
@@ -265,7 +310,7 @@ impl HandleMiss for Fill {
         let weight = body.len()
             + header_weight(&header)
             + internal.len()
-            + facts.url.len() * 2
+            + facts.url.len() * 3
             + facts.tags.iter().map(String::len).sum::<usize>()
             + ENTRY_OVERHEAD;
         let body = body.freeze();
@@ -322,6 +367,25 @@ mod tests {
         assert_eq!(store.len(), 1);
         assert!(store.bytes() < before && store.bytes() > 0);
         assert!(store.lookup(&kept, &span()).await.expect("ok").is_some());
+    }
+
+    #[tokio::test]
+    async fn remove_urls_drops_every_scope_of_a_url_and_only_that_url() {
+        let store: &'static MemoryStore = Box::leak(Box::new(MemoryStore::new().expect("store")));
+        let scoped = fill(store, "http://o/a#route=x; auth=0", "", b"1").await;
+        fill(store, "http://o/a#route=y; auth=1", "", b"2").await;
+        fill(store, "http://o/a", "", b"3").await;
+        let kept = fill(store, "http://o/b#route=x; auth=0", "", b"4").await;
+
+        let removed = store.remove_urls(&["http://o/a".to_owned(), "http://o/none".to_owned()]);
+
+        assert_eq!(removed.len(), 3);
+        assert_eq!(store.len(), 1);
+        assert!(store.lookup(&scoped, &span()).await.expect("ok").is_none());
+        assert!(store.lookup(&kept, &span()).await.expect("ok").is_some());
+        assert!(store.remove_urls(&["http://o/a".to_owned()]).is_empty());
+        assert_eq!(store.remove_urls(&["http://o/b".to_owned()]).len(), 1);
+        assert_eq!(store.bytes(), 0);
     }
 
     #[tokio::test]

@@ -174,7 +174,8 @@ fn route(request: &Seen, nth: usize) -> Reply {
 /// `+` in a value reads as a space. `rev=1` adds `X-Revision: nth` and a `Date` of now (`old`
 /// seconds earlier on the first fetch);
 /// `cc304=…` is the `Cache-Control` of a 304 instead of `cc`; `date=1` sends [`ORIGIN_DATE`];
-/// `early=1` sends [`EARLY`] first.
+/// `early=1` sends [`EARLY`] first. A request's `X-Reply-Status` overrides the status and its
+/// `X-Reply-Location` is sent as `Location`, so one URL can answer differently per request.
 fn cacheable(request: &Seen, nth: usize) -> Reply {
     let query = request.target.split_once('?').map_or("", |(_, q)| q);
     let param = |name: &str| {
@@ -214,7 +215,11 @@ fn cacheable(request: &Seen, nth: usize) -> Reply {
             return Reply { status: 304, headers, body: Vec::new(), chunked: false };
         }
     }
-    let status = param("status").and_then(|v| v.parse().ok()).unwrap_or(200);
+    if let Some(location) = request.header("x-reply-location") {
+        headers.push(("Location".to_owned(), location.to_owned()));
+    }
+    let status = request.header("x-reply-status").map(str::to_owned).or_else(|| param("status"));
+    let status = status.and_then(|v| v.parse().ok()).unwrap_or(200);
     let body = match param("size").and_then(|v| v.parse().ok()) {
         Some(size) => vec![b'x'; size],
         None => format!("body {} #{nth}", request.target).into_bytes(),
