@@ -1,26 +1,33 @@
-// The two cache tiers together: gateway → real origin shield → demo origin (issue 11).
+// The two cache tiers together: gateway → real origin shield → demo origin (issue 11), each
+// tier also alone (`/edge/…`: the edge cache straight in front of the origin; `/shielded/…`:
+// the shield behind a pass-through route).
 //
 // Interim responses: the demo origin answers `/early/…` with 103 Early Hints and 102
 // Processing before the final response. Behind a shield only the final response reaches the
 // edge. A region whose "shield" is the plain origin gets the 1xx itself: workerd's `fetch`
 // returns the 103 as if it were final (with the rest of the wire as its body), so the gateway
 // answers 502 upstream-protocol-error instead of failing in `new Response(…)` and taking the
-// isolate — and the requests in flight beside it — down. Spin is not covered here yet.
+// isolate — and the requests in flight beside it — down. On Spin the runtime's outbound HTTP
+// skips interim responses itself.
 //
 // Date: the origin's `Date` reaches the client through the shield (miss and shield hit) and the
-// edge (which passes a fetched response's `Date` on). Not asserted: a hit from the edge's own
-// cache carries workerd's clock as `Date` today, and the edge counts the entry's age from it.
+// edge (misses and its own hits, whose age is counted from it).
 //
-//   E2E_RUNTIMES=workerd   node --test --test-concurrency=1 tests/e2e/tiers.test.mjs
+// The edge cache exists on Workers only, so its rows (conditional and range answers, the
+// stale-while-revalidate chain, what `stored` means, Content-Length under the platform's
+// compression) run on workerd; the shield's rows run on both runtimes.
+//
+//   E2E_RUNTIMES=workerd,spin node --test --test-concurrency=1 tests/e2e/tiers.test.mjs
 import { after, afterEach, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 
 import { startOrigin } from "./lib/origin.mjs";
 import { startShield } from "./lib/procs.mjs";
 import { publish, untilServed } from "./lib/routes.mjs";
+import { startSpin } from "./lib/spin.mjs";
 import { startWorkers } from "./lib/workers.mjs";
 
-const runtimes = { workerd: startWorkers };
+const runtimes = { workerd: startWorkers, spin: startSpin };
 const selected = (process.env.E2E_RUNTIMES ?? "workerd,spin").split(",").map((s) => s.trim()).filter((n) => n in runtimes);
 
 function routes(originUrl, shieldUrl) {
@@ -132,16 +139,27 @@ for (const name of selected) {
       assert.equal(world.origin.count(new URL(path, "http://x").pathname.replace("/shielded", "")), 1);
     });
 
-    it("regression issue 11: an origin that answers 1xx straight to the edge gets 502 upstream-protocol-error, and requests beside it are unharmed", async () => {
+    it("regression issue 11: an origin that answers 1xx straight to the edge: 502 upstream-protocol-error on workerd, the final answer on Spin; requests beside it are unharmed", async () => {
       const early = `/direct/early/${unique("direct")}`;
       const [answer, ...others] = await Promise.all([get(early), ...bystanders("/direct", 6)]);
-      assert.equal(answer.status, 502, answer.body);
-      assert.match(answer.headers.get("content-type") ?? "", /^application\/problem\+json/);
-      assert.match(JSON.parse(answer.body).type, /upstream-protocol-error/);
+      if (name === "workerd") {
+        // workerd's fetch resolves with the 103 itself; the gateway refuses it.
+        assert.equal(answer.status, 502, answer.body);
+        assert.match(answer.headers.get("content-type") ?? "", /^application\/problem\+json/);
+        assert.match(JSON.parse(answer.body).type, /upstream-protocol-error/);
+      } else {
+        // Spin's outbound HTTP (wasmtime-wasi-http on hyper, as in the test host) reads past
+        // interim responses to the final one.
+        assert.equal(answer.status, 200, answer.body);
+        assert.equal(JSON.parse(answer.body).path, early.replace("/direct", ""));
+        assert.equal(answer.headers.get("link"), null);
+      }
       assertBystanders(others);
-      // The isolate is still serving.
+      // The instance is still serving.
       assertBystanders(await Promise.all(bystanders("/direct", 2)));
     });
+
+    if (name === "workerd") {
     for (const [tier, prefix] of [["edge alone", "/edge"], ["edge → shield", "/tiers"]]) {
       it(`regression issue 11 (${tier}): a hit answers If-None-Match and If-Modified-Since with 304 and Range with 206 or 416`, async () => {
         const lm = "Tue, 01 Dec 2026 10:00:00 GMT";
@@ -185,36 +203,23 @@ for (const name of selected) {
     }
 
     it("regression issue 11: in the chain, a stale-while-revalidate refresh reaches the origin instead of the shield's stale copy", async () => {
-      const path = `/tiers/cache/${unique("swr-chain")}?cc=max-age%3D1%2C%20stale-while-revalidate%3D60`;
+      const path = `/tiers/cache/${unique("swr-chain")}?cc=max-age%3D2%2C%20stale-while-revalidate%3D60`;
       const first = await get(path);
       await untilEdgeHit(path);
-      await new Promise((resolve) => setTimeout(resolve, 1300));
+      await new Promise((resolve) => setTimeout(resolve, 2300));
       const before = originCount(path);
       const stale = await get(path);
       assert.match(stale.cacheStatus, /edge-gateway; hit; ttl=-?\d+; detail=stale-while-revalidate$/);
+      assert.equal(stale.body, first.body);
       const deadline = Date.now() + 3000;
       while (originCount(path) <= before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      assert.equal(originCount(path), before + 1, "the background refresh went through the shield to the origin");
-      let fresh;
-      for (let i = 0; i < 30; i++) {
-        fresh = await get(path);
-        if (fresh.body !== first.body && /edge-gateway; hit/.test(fresh.cacheStatus)) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      assert.notEqual(fresh.body, stale.body, "the edge now serves the refreshed answer");
-    });
-
-    it("regression issue 11: a successful unsafe request invalidates both tiers", async () => {
-      const path = `/tiers/cache/${unique("unsafe")}?cc=max-age%3D600`;
-      await get(path);
-      await untilEdgeHit(path);
-      assert.equal(originCount(path), 1);
-      const post = await get(path, { method: "POST", body: "x" });
-      assert.equal(post.status, 200, post.body);
-      const after = await get(path);
-      assert.match(after.cacheStatus, /origin-shield; fwd=/, "the shield's entry is gone too");
-      assert.match(after.cacheStatus, /edge-gateway; fwd=uri-miss/);
-      assert.equal(originCount(path), 3);
+      assert.equal(originCount(path), before + 1, "the background refresh reached the origin");
+      await new Promise((resolve) => setTimeout(resolve, 300)); // the edge's store, in waitUntil
+      // Had the shield answered the refresh with its own stale copy, the edge would hold that
+      // copy (already stale by its Age) and serve it stale again.
+      const fresh = await get(path);
+      assert.match(fresh.cacheStatus, /edge-gateway; hit; ttl=\d+$/, "a fresh edge hit");
+      assert.notEqual(fresh.body, first.body, "with the origin's new answer");
     });
 
     it("regression issue 11: Cache-Status says stored only for what the edge cache then serves", async () => {
@@ -238,6 +243,20 @@ for (const name of selected) {
       }
     });
 
+    it("regression issue 11: an edge hit carries the origin's Date and counts its age from it", async () => {
+      // The origin's clock an hour behind: the entry arrives 3600 s old (RFC 9111 §4.2.3).
+      const date = new Date(Math.floor(Date.now() / 1000) * 1000 - 3600_000).toUTCString();
+      const path = `/edge/cache/${unique("hit-date")}?cc=max-age%3D86400&date=${encodeURIComponent(date)}`;
+      const miss = await get(path);
+      assert.equal(miss.headers.get("date"), date);
+      const hit = await untilEdgeHit(path);
+      assert.equal(hit.headers.get("date"), date, hit.cacheStatus);
+      const age = Number(hit.headers.get("age"));
+      assert.ok(age >= 3600 && age < 3660, `age ${age}`);
+      const [, ttl] = hit.cacheStatus.match(/edge-gateway; hit; ttl=(\d+)/) ?? [];
+      assert.ok(Math.abs(Number(ttl) + age - 86400) <= 1, `ttl ${ttl} + age ${age}`);
+    });
+
     it("regression issue 11: a hit keeps Content-Length for identity; the platform's gzip for text replaces it, body intact", async () => {
       const path = `/edge/cache/${unique("length")}?cc=max-age%3D60&len=1`;
       const first = await get(path, { headers: { "accept-encoding": "identity" } });
@@ -253,11 +272,35 @@ for (const name of selected) {
       assert.equal(zipped.body, first.body);
     });
 
-    it("regression issue 11: an unknown transfer-coding from the origin is 502 upstream-protocol-error, alone and through the shield", async () => {
-      for (const prefix of ["/direct", "/shielded"]) {
-        const r = await get(`${prefix}/cache/${unique("te")}?te=x-custom`);
-        assert.equal(r.status, 502, `${prefix}: ${r.cacheStatus} ${r.body}`);
-        assert.match(r.headers.get("content-type") ?? "", /^application\/problem\+json/, prefix);
+    }
+
+    it("regression issue 11: a successful unsafe request invalidates both tiers", async () => {
+      const path = `/tiers/cache/${unique("unsafe")}?cc=max-age%3D600`;
+      await get(path);
+      if (name === "workerd") await untilEdgeHit(path);
+      else assert.match((await get(path)).cacheStatus, /origin-shield; hit/);
+      assert.equal(originCount(path), 1);
+      const post = await get(path, { method: "POST", body: "x" });
+      assert.equal(post.status, 200, post.body);
+      const after = await get(path);
+      assert.match(after.cacheStatus, /origin-shield; fwd=/, "the shield's entry is gone too");
+      if (name === "workerd") assert.match(after.cacheStatus, /edge-gateway; fwd=uri-miss/);
+      assert.equal(originCount(path), 3);
+    });
+
+    it("regression issue 11: an unknown transfer-coding from the origin is refused with 502 (through the shield on both runtimes, straight on workerd)", async () => {
+      const shielded = await get(`/shielded/cache/${unique("te")}?te=x-custom`);
+      assert.equal(shielded.status, 502, `${shielded.cacheStatus} ${shielded.body}`);
+      assert.match(shielded.headers.get("content-type") ?? "", /^application\/problem\+json/);
+      const direct = await get(`/direct/cache/${unique("te")}?te=x-custom`);
+      if (name === "workerd") {
+        assert.equal(direct.status, 502, direct.body);
+        assert.match(direct.headers.get("content-type") ?? "", /^application\/problem\+json/);
+      } else {
+        // Documented gap: Spin's runtime removes chunked and the Transfer-Encoding field before
+        // the component sees the response, so the unknown coding passes undetected.
+        assert.equal(direct.status, 200);
+        assert.equal(direct.headers.get("transfer-encoding"), "chunked");
       }
     });
   });

@@ -23,9 +23,17 @@ use crate::convert;
 
 type Stream = web_sys::ReadableStream;
 
-/// Fields the Cache API would act on, kept aside while an entry is stored.
-const STASHED: [HeaderName; 4] =
-    [http::header::CACHE_CONTROL, http::header::SET_COOKIE, http::header::VARY, http::header::EXPIRES];
+/// Fields the Cache API would act on or rewrite (it sets `Date` and `Age` to its own clock on
+/// `put`, which would lose the origin's `Date` and the age the entry arrived with), kept aside
+/// while an entry is stored.
+const STASHED: [HeaderName; 6] = [
+    http::header::CACHE_CONTROL,
+    http::header::SET_COOKIE,
+    http::header::VARY,
+    http::header::EXPIRES,
+    http::header::DATE,
+    http::header::AGE,
+];
 const STASH: HeaderName = HeaderName::from_static("x-edge-cache-stash");
 /// Statuses `put` keeps locally (see [`DefaultCache::keeps`]).
 const KEPT_STATUSES: [u16; 13] = [200, 203, 300, 301, 302, 303, 307, 308, 404, 405, 410, 414, 501];
@@ -74,7 +82,9 @@ fn for_storage(headers: &HeaderMap, keep: Duration) -> HeaderMap {
 /// Undoes [`for_storage`] on an entry read back.
 fn from_storage(headers: &mut HeaderMap) {
     let Some(stash) = headers.remove(STASH) else { return };
-    headers.remove(http::header::CACHE_CONTROL);
+    for name in &STASHED {
+        headers.remove(name);
+    }
     headers.remove("cf-cache-status");
     let decoded = Base64UrlUnpadded::decode_vec(stash.to_str().unwrap_or_default()).unwrap_or_default();
     let fields: Vec<(String, String)> = serde_json::from_slice(&decoded).unwrap_or_default();
