@@ -40,7 +40,12 @@ pub type Fixdate = [u8; IMF_FIXDATE_LEN];
 
 /// `value` (any of the three HTTP-date forms) as an IMF-fixdate; `None` when it is no date.
 pub fn fixdate(value: &HeaderValue) -> Option<Fixdate> {
-    let at = httpdate::parse_http_date(value.to_str().ok()?.trim()).ok()?;
+    let text = value.to_str().ok()?.trim();
+    let at = httpdate::parse_http_date(text).ok()?;
+    // Already IMF-fixdate (what origins send, and what is stored): no need to format it again.
+    if text.len() == IMF_FIXDATE_LEN && text.as_bytes()[3] == b',' && text.ends_with(" GMT") {
+        return text.as_bytes().try_into().ok();
+    }
     httpdate::fmt_http_date(at).as_bytes().try_into().ok()
 }
 

@@ -71,6 +71,9 @@ pub struct RequestCtx {
     admin: bool,
     /// The request's `Cache-Control`, when it sent one (read once, in `request_cache_filter`).
     request_cc: Option<CacheControl>,
+    /// The gateway's cache scope (read once, in `request_cache_filter`; keyed, and it says
+    /// whether the request was authenticated).
+    scope: Option<key::Scope>,
     /// The request's directives sent it to the origin although the entry was usable
     /// (`Cache-Status: fwd=request`).
     forced: bool,
@@ -215,6 +218,7 @@ impl ProxyHttp for ShieldProxy {
             if req.headers.contains_key(http::header::CACHE_CONTROL) {
                 ctx.request_cc = Some(CacheControl::from_headers(&req.headers));
             }
+            ctx.scope = key::scope(&req.headers);
             self.cache.enable(&mut session.cache);
         }
         Ok(())
@@ -248,11 +252,11 @@ impl ProxyHttp for ShieldProxy {
     }
 
     /// The normalized URL as the origin sees it; see [`crate::cache::key`].
-    fn cache_key_callback(&self, session: &Session, _ctx: &mut RequestCtx) -> Result<CacheKey> {
+    fn cache_key_callback(&self, session: &Session, ctx: &mut RequestCtx) -> Result<CacheKey> {
         let req = session.req_header();
         let authority = key::authority(&req.headers, &self.origin_authority, self.preserve_host);
         let path_and_query = req.uri.path_and_query().map_or("/", |p| p.as_str());
-        Ok(key::primary(authority, path_and_query, key::scope(&req.headers).as_ref()))
+        Ok(key::primary(authority, path_and_query, ctx.scope.as_ref()))
     }
 
     /// A `HEAD` miss passes through uncached: Pingora reads no body for it, so it could not
@@ -294,7 +298,7 @@ impl ProxyHttp for ShieldProxy {
         let now = SystemTime::now();
         let at = Exchange { request_time: ctx.request_time.unwrap_or(now), response_time: now };
         let req = session.req_header();
-        let authenticated = key::scope(&req.headers).is_some_and(|scope| scope.authenticated);
+        let authenticated = ctx.scope.as_ref().is_some_and(|scope| scope.authenticated);
         let decision = policy::decide(req, resp, at, authenticated);
         match &decision {
             RespCacheable::Cacheable(_) => ctx.storable = true,

@@ -8,12 +8,14 @@
 //! response's `Vary` select a variant ([`variance`]). `GET` and `HEAD` share entries (Pingora
 //! fetches `HEAD` misses as `GET`). Pure.
 
+use std::borrow::Cow;
+
 use edge_gateway_core::cache::key::{normalize_field, normalize_url, vary_names};
 use edge_gateway_core::forward::CACHE_SCOPE;
 use edge_gateway_core::normalize;
 use http::header::HOST;
 use http::{HeaderMap, HeaderValue, Uri};
-use pingora_cache::key::HashBinary;
+use pingora_cache::key::{CacheHashKey, HashBinary};
 use pingora_cache::{CacheKey, VarianceBuilder};
 
 /// Separates the URL from the gateway's scope in a primary key: `#` never appears in a
@@ -50,19 +52,60 @@ pub fn scope(request_headers: &HeaderMap) -> Option<Scope> {
 /// The path is first put in the gateway's normal form ([`normalize::path`]), so the shield and
 /// the gateway agree on which resource a request names; the scope keeps one route's (and one
 /// authentication state's) answers from being served to another.
+///
+/// The key's hash is computed once here and kept in the key (Pingora asks for it several
+/// times per request: lookup, cache lock, eviction).
 pub fn primary(authority: &str, path_and_query: &str, scope: Option<&Scope>) -> CacheKey {
-    let normalized = url(authority, path_and_query);
-    match scope {
-        Some(scope) => CacheKey::new(format!("{normalized}{SCOPE_MARK}{}", scope.value), ""),
-        None => CacheKey::new(normalized, ""),
+    let mut key = url(authority, path_and_query);
+    if let Some(scope) = scope {
+        key.reserve(1 + scope.value.len());
+        key.push(SCOPE_MARK);
+        key.push_str(&scope.value);
     }
+    let mut key = CacheKey::new(key, "");
+    let hash = key.primary_bin();
+    key.set_primary_bin_override(hash);
+    key
 }
 
 /// The normalized URL part of a primary key ([`primary`]): what purge and invalidation name
 /// entries by, whatever their scope.
+///
+/// Most requests need no work beyond the gateway's path normalization: an authority already in
+/// normal form and no percent-encoding or fragment mean [`normalize_url`] would return its
+/// input, so the URL is assembled in one allocation; anything else takes the full route.
 pub fn url(authority: &str, path_and_query: &str) -> String {
     let (path, query) = path_and_query.split_once('?').map_or((path_and_query, None), |(p, q)| (p, Some(q)));
-    let path = normalize::path(path).map_or_else(|_| path.to_owned(), |p| p.into_owned());
+    let path = normalize::path(path).unwrap_or(Cow::Borrowed(path));
+    let plain = |part: &str| !part.bytes().any(|b| b == b'%' || b == b'#');
+    if plain_authority(authority) && path.starts_with('/') && plain(&path) && query.is_none_or(plain) {
+        let query_len = query.map_or(0, |q| q.len() + 1);
+        let mut url = String::with_capacity(7 + authority.len() + path.len() + query_len + 40);
+        url.push_str("http://");
+        url.push_str(authority);
+        url.push_str(&path);
+        if let Some(query) = query {
+            url.push('?');
+            url.push_str(query);
+        }
+        return url;
+    }
+    normalized_url(authority, &path, query)
+}
+
+/// An authority [`normalize_url`] leaves as it is: lower-case host of letters, digits, `.` and
+/// `-` (no trailing dot), an optional non-default port, no user-info.
+fn plain_authority(authority: &str) -> bool {
+    let (host, port) = authority.split_once(':').map_or((authority, None), |(h, p)| (h, Some(p)));
+    let host_ok = !host.is_empty()
+        && !host.ends_with('.')
+        && host.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-');
+    let port_ok = port.is_none_or(|p| !p.is_empty() && p != "80" && p.bytes().all(|b| b.is_ascii_digit()));
+    host_ok && port_ok
+}
+
+/// The full route of [`url`]: through [`Uri`] and the core's [`normalize_url`].
+fn normalized_url(authority: &str, path: &str, query: Option<&str>) -> String {
     let url = match query {
         Some(query) => format!("http://{authority}{path}?{query}"),
         None => format!("http://{authority}{path}"),
@@ -154,6 +197,37 @@ mod tests {
         assert_eq!(url_of(keys[1].primary_key_str().unwrap()), "http://h:1/admin/x");
         for bad in ["route=; auth=1", "route=a b; auth=1", "route=a; auth=2", "admin", "route=a#b; auth=0"] {
             assert_eq!(scoped(bad), None, "{bad}");
+        }
+    }
+
+    /// The one-allocation route of `url` gives exactly what the full route gives.
+    #[test]
+    fn url_fast_and_full_routes_agree() {
+        let authorities = ["origin:9000", "h", "Origin:9000", "h:80", "h.:1", "a@h:1", "h:", "127.0.0.1:9"];
+        let targets = [
+            "/",
+            "/a/b?x=1&y=2",
+            "/a%7e?x=%4a",
+            "//a//b",
+            "/a?b?c",
+            "/a#frag",
+            "/a?x#f",
+            "/%61dmin/x",
+            "/a b",
+            "/a/./b/../c",
+            "/ü",
+            "/a?",
+        ];
+        for authority in authorities {
+            for target in targets {
+                let (path, query) = target.split_once('?').map_or((target, None), |(p, q)| (p, Some(q)));
+                let path = normalize::path(path).unwrap_or(Cow::Borrowed(path));
+                assert_eq!(
+                    url(authority, target),
+                    normalized_url(authority, &path, query),
+                    "{authority} {target}"
+                );
+            }
         }
     }
 

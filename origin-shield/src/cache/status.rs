@@ -82,6 +82,9 @@ pub fn reason_detail(reason: NoCacheReason) -> Option<&'static str> {
 
 /// The `Cache-Status` member for `outcome`.
 pub fn header(outcome: Outcome, facts: &Facts) -> HeaderValue {
+    if let (Outcome::Hit, Some(ttl), false, None) = (outcome, facts.ttl, facts.collapsed, facts.detail) {
+        return plain_hit(ttl);
+    }
     let mut status = match outcome {
         Outcome::Hit => CacheStatus::hit(CACHE_NAME),
         Outcome::StaleWhileRevalidate => {
@@ -105,6 +108,27 @@ pub fn header(outcome: Outcome, facts: &Facts) -> HeaderValue {
     cache_status(&status)
 }
 
+/// `origin-shield; hit; ttl=N`, the common case, without the general writer's allocations.
+fn plain_hit(ttl: i64) -> HeaderValue {
+    const PREFIX: &[u8] = b"origin-shield; hit; ttl=";
+    let mut out = Vec::with_capacity(PREFIX.len() + 20);
+    out.extend_from_slice(PREFIX);
+    if ttl < 0 {
+        out.push(b'-');
+    }
+    let start = out.len();
+    let mut n = ttl.unsigned_abs();
+    loop {
+        out.push(b'0' + (n % 10) as u8);
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out[start..].reverse();
+    HeaderValue::from_bytes(&out).unwrap_or(HeaderValue::from_static(CACHE_NAME))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,6 +138,13 @@ mod tests {
         let ok = Some(StatusCode::OK);
         let rows: &[(CachePhase, Facts, &str)] = &[
             (CachePhase::Hit, Facts { ttl: Some(42), ..Facts::default() }, "origin-shield; hit; ttl=42"),
+            (CachePhase::Hit, Facts { ttl: Some(0), ..Facts::default() }, "origin-shield; hit; ttl=0"),
+            (CachePhase::Hit, Facts { ttl: Some(-7), ..Facts::default() }, "origin-shield; hit; ttl=-7"),
+            (
+                CachePhase::Hit,
+                Facts { ttl: Some(i64::MAX), ..Facts::default() },
+                "origin-shield; hit; ttl=9223372036854775807",
+            ),
             (
                 CachePhase::Hit,
                 Facts { ttl: Some(5), collapsed: true, ..Facts::default() },
