@@ -44,6 +44,9 @@ use crate::health::probe::HealthBoard;
 use crate::metrics::Metrics;
 use crate::problem::ProxyFailure;
 
+/// [`headers::REGION_HEADER`] as a name, parsed once.
+const REGION: http::HeaderName = http::HeaderName::from_static(headers::REGION_HEADER);
+
 /// `Cache-Status` detail of a `HEAD` that missed (it is passed through, not stored).
 const HEAD_MISS: &str = "head-miss";
 
@@ -51,6 +54,8 @@ const HEAD_MISS: &str = "head-miss";
 #[derive(Debug)]
 pub struct ShieldProxy {
     region: String,
+    /// `region` as a field value, built once (every response carries it).
+    region_value: HeaderValue,
     via: String,
     origin: Origin,
     origin_authority: String,
@@ -112,6 +117,9 @@ impl ShieldProxy {
     pub fn new(config: &ShieldConfig, shared: Shared) -> Self {
         ShieldProxy {
             region: config.region.clone(),
+            // The config allows only a-z, 0-9 and `-` in a region.
+            region_value: HeaderValue::from_str(&config.region)
+                .unwrap_or(HeaderValue::from_static("invalid")),
             via: headers::via_entry(&config.region),
             origin: config.origin.clone(),
             origin_authority: config.origin.authority(),
@@ -399,7 +407,7 @@ impl ProxyHttp for ShieldProxy {
         let origin_date = response.headers.get(http::header::DATE).and_then(date::fixdate);
         date::arm(session.as_downstream(), origin_date);
         response.append_header(CACHE_STATUS, Self::cache_status(session, ctx))?;
-        response.insert_header(headers::REGION_HEADER, &self.region)
+        response.insert_header(REGION, self.region_value.clone())
     }
 
     /// One origin, no failover here: the edge fails over between shields, so never retry.

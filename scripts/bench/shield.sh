@@ -9,8 +9,11 @@
 #
 # The origin is nginx serving two static files. Installs nginx-light and wrk from Debian when
 # missing. Usage: scripts/bench/shield.sh
-# Env: BENCH_SHIELD_BIN (default target/native-release/origin-shield, built when missing),
-#      DURATION (seconds per wrk run, 10), ROUNDS (3), CONNECTIONS (32), THREADS (wrk, 1).
+# Env: BENCH_SHIELD_BIN (default $CARGO_TARGET_DIR/native-release/origin-shield, built when
+#      missing), BENCH_SHIELD_BEFORE_BIN (a second shield build, e.g. the previous commit's:
+#      its hits are measured in the same rounds, so before/after/nginx share one run),
+#      DURATION (seconds per wrk run, 10), ROUNDS (3), CONNECTIONS (32), THREADS (wrk, 1),
+#      MISS_PATH (1; 0 skips the miss-path comparison).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -21,7 +24,10 @@ THREADS=${THREADS:-1}
 ORIGIN_PORT=19080
 SHIELD_PORT=19101
 NGINX_PORT=19102
-BIN=${BENCH_SHIELD_BIN:-target/native-release/origin-shield}
+MISS_PATH=${MISS_PATH:-1}
+BEFORE_PORT=19103
+BIN=${BENCH_SHIELD_BIN:-${CARGO_TARGET_DIR:-target}/native-release/origin-shield}
+BEFORE_BIN=${BENCH_SHIELD_BEFORE_BIN:-}
 
 install_if_missing() { # command package
   command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] && return 0
@@ -99,13 +105,20 @@ max_bytes = 268435456
 EOF
 "$BIN" --config "$DIR/shield.toml" >"$DIR/shield.out" 2>"$DIR/shield.err" &
 PIDS+=($!)
+SHIELD_PORTS=$SHIELD_PORT
+if [ -n "$BEFORE_BIN" ]; then
+  sed "s|127.0.0.1:$SHIELD_PORT|127.0.0.1:$BEFORE_PORT|" "$DIR/shield.toml" >"$DIR/before.toml"
+  "$BEFORE_BIN" --config "$DIR/before.toml" >"$DIR/before.out" 2>"$DIR/before.err" &
+  PIDS+=($!)
+  SHIELD_PORTS="$SHIELD_PORT $BEFORE_PORT"
+fi
 
 wait_for() { # url
   for _ in $(seq 1 100); do curl -fso /dev/null "$1" && return 0; sleep 0.1; done
   echo "not up: $1" >&2; cat "$DIR"/*.err "$DIR"/*.error.log >&2 2>/dev/null; exit 1
 }
-for port in $ORIGIN_PORT $SHIELD_PORT $NGINX_PORT; do wait_for "http://127.0.0.1:$port/bench/hit.txt"; done
-for port in $SHIELD_PORT $NGINX_PORT; do # warm, and show the cache says hit
+for port in $ORIGIN_PORT $SHIELD_PORTS $NGINX_PORT; do wait_for "http://127.0.0.1:$port/bench/hit.txt"; done
+for port in $SHIELD_PORTS $NGINX_PORT; do # warm, and show the cache says hit
   curl -fso /dev/null "http://127.0.0.1:$port/bench/hit.txt"
   printf '%-6s %s\n' "$port" "$(curl -fsD - -o /dev/null "http://127.0.0.1:$port/bench/hit.txt" | grep -i '^cache-status' | tr -d '\r')"
 done
@@ -120,22 +133,39 @@ run_wrk() { # url -> "req/s p99_ms"
 }
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
-compare() { # label_a url_a label_b url_b
-  local a=() b=()
+compare() { # label_1 url_1 ... label_n url_n: interleaved rounds; ratios are to the last
+  local labels=() urls=() i round
+  while [ $# -gt 0 ]; do labels+=("$1"); urls+=("$2"); shift 2; done
+  local n=${#labels[@]} results=()
   for round in $(seq 1 "$ROUNDS"); do
-    a+=("$(run_wrk "$2")"); b+=("$(run_wrk "$4")")
-    printf '  round %d: %-22s %8s req/s p99 %6s ms | %-22s %8s req/s p99 %6s ms\n' "$round" \
-      "$1" ${a[-1]} "$3" ${b[-1]}
+    local line="  round $round:"
+    for i in $(seq 0 $((n - 1))); do
+      local r; r=$(run_wrk "${urls[$i]}"); results+=("$i $r")
+      line+=$(printf ' %-8s %8s req/s p99 %6s ms |' "${labels[$i]}" $r)
+    done
+    echo "${line% |}"
   done
-  local ra rb pa pb
-  ra=$(printf '%s\n' "${a[@]}" | cut -d' ' -f1 | median); pa=$(printf '%s\n' "${a[@]}" | cut -d' ' -f2 | median)
-  rb=$(printf '%s\n' "${b[@]}" | cut -d' ' -f1 | median); pb=$(printf '%s\n' "${b[@]}" | cut -d' ' -f2 | median)
-  printf '  median: %s %s req/s (p99 %s ms), %s %s req/s (p99 %s ms), ratio %s/%s = %s\n' \
-    "$1" "$ra" "$pa" "$3" "$rb" "$pb" "$1" "$3" "$(awk -v x="$ra" -v y="$rb" 'BEGIN { printf "%.2f", x / y }')"
+  local rps=() summary="  median:"
+  for i in $(seq 0 $((n - 1))); do
+    local mine; mine=$(printf '%s\n' "${results[@]}" | awk -v i="$i" '$1 == i { print $2, $3 }')
+    rps[$i]=$(echo "$mine" | cut -d' ' -f1 | median)
+    summary+=" ${labels[$i]} ${rps[$i]} req/s (p99 $(echo "$mine" | cut -d' ' -f2 | median) ms),"
+  done
+  local last=$((n - 1))
+  for i in $(seq 0 $((last - 1))); do
+    summary+=" ${labels[$i]}/${labels[$last]} = $(awk -v x="${rps[$i]}" -v y="${rps[$last]}" 'BEGIN { printf "%.2f", x / y }')"
+  done
+  echo "$summary"
 }
 
 echo "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, $ROUNDS interleaved rounds, $(nproc) cores, 1 KiB body"
 echo "cache hits (/bench/hit.txt):"
-compare shield "http://127.0.0.1:$SHIELD_PORT/bench/hit.txt" nginx "http://127.0.0.1:$NGINX_PORT/bench/hit.txt"
+if [ -n "$BEFORE_BIN" ]; then
+  compare shield "http://127.0.0.1:$SHIELD_PORT/bench/hit.txt" before "http://127.0.0.1:$BEFORE_PORT/bench/hit.txt" \
+    nginx "http://127.0.0.1:$NGINX_PORT/bench/hit.txt"
+else
+  compare shield "http://127.0.0.1:$SHIELD_PORT/bench/hit.txt" nginx "http://127.0.0.1:$NGINX_PORT/bench/hit.txt"
+fi
+[ "$MISS_PATH" = 0 ] && exit 0
 echo "miss path, no-store (/bench/miss.txt):"
 compare shield "http://127.0.0.1:$SHIELD_PORT/bench/miss.txt" origin "http://127.0.0.1:$ORIGIN_PORT/bench/miss.txt"

@@ -162,6 +162,15 @@ impl MemoryStore {
     }
 }
 
+/// `header` without its record of the origin's field-name case: a hit clones the stored
+/// header twice (here, and in Pingora before writing it), and the case map doubled that. Names
+/// go out in Pingora's title case for standard fields, lower case for others (HTTP field names
+/// are case-insensitive); the reason phrase becomes the status's standard one.
+fn without_case(header: ResponseHeader) -> ResponseHeader {
+    let parts: http::response::Parts = header.into();
+    ResponseHeader::from(parts)
+}
+
 /// Bytes a response header takes, roughly: names, values and per-field overhead.
 fn header_weight(header: &ResponseHeader) -> usize {
     header.headers.iter().map(|(k, v)| k.as_str().len() + v.len() + 32).sum()
@@ -194,7 +203,7 @@ impl Storage for MemoryStore {
             hash: key.combined_bin(),
             key: key.to_compact(),
             internal,
-            header: meta.response_header_copy(),
+            header: without_case(meta.response_header_copy()),
             facts: EntryFacts::new(url, meta.headers()),
             body: BytesMut::new(),
         }))
@@ -224,7 +233,7 @@ impl Storage for MemoryStore {
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
         let Some(entry) = entries.map.get_mut(&key.combined_bin()) else { return Ok(false) };
         entry.internal = internal;
-        entry.header = meta.response_header_copy();
+        entry.header = without_case(meta.response_header_copy());
         Ok(true)
     }
 
