@@ -1,5 +1,5 @@
 //! Micro-benchmarks of the per-request decisions: route lookup, config parsing, JWT checks,
-//! path normalisation.
+//! path normalisation, rate-limit decisions.
 //!
 //! `cargo bench -p edge-gateway-core`. Baselines in the same run: a `HashMap` lookup of the exact
 //! path (the cheapest possible router), `serde_json::Value` parsing of the same document
@@ -135,5 +135,69 @@ fn normalisation(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, routing, parsing, jwt, normalisation);
+/// The rate-limit decisions a request pays: one sliding-window and one GCRA check, a
+/// hierarchical check of three policies, a lease grant at the counter, a local spend from a
+/// lease (what most requests cost in exact mode), and building a counter key.
+fn ratelimit(c: &mut Criterion) {
+    use edge_gateway_core::auth::identity::Identity;
+    use edge_gateway_core::ratelimit::key::{KeyFacts, counter_key};
+    use edge_gateway_core::ratelimit::lease::{self, LeaseRequest, LeaseSettings, Local};
+    use edge_gateway_core::ratelimit::{
+        Algorithm, Check, KeyPart, Mode, OnStoreError, Policy, Rate, SlidingState, State, admit_all, decide,
+    };
+
+    let now = 1_700_000_005_000;
+    let sliding = Rate { algorithm: Algorithm::SlidingWindow, limit: 1000, period_ms: 60_000 };
+    let gcra = Rate { algorithm: Algorithm::Gcra { burst: 50 }, limit: 1000, period_ms: 60_000 };
+    let window =
+        State::Sliding(SlidingState { window_start: now - now % 60_000, current: 400, previous: 700 });
+    let mut group = c.benchmark_group("ratelimit_decide");
+    group.bench_function("sliding_window", |b| {
+        b.iter(|| decide(&sliding, black_box(window), 1, black_box(now)))
+    });
+    group.bench_function("gcra", |b| {
+        b.iter(|| decide(&gcra, black_box(gcra.initial_state()), 1, black_box(now)))
+    });
+    let checks = [
+        Check { rate: sliding, cost: 1, shadow: false, state: window },
+        Check { rate: gcra, cost: 1, shadow: false, state: gcra.initial_state() },
+        Check { rate: Rate { limit: 100, ..sliding }, cost: 1, shadow: true, state: window },
+    ];
+    group.bench_function("admit_all_3_policies", |b| b.iter(|| admit_all(black_box(&checks), now)));
+    let settings = LeaseSettings::default();
+    let request = LeaseRequest { cost: 1, want: 1, instances: 20, returned: None };
+    group.bench_function("lease_grant", |b| {
+        b.iter(|| lease::grant(&sliding, black_box(window), &request, &settings, black_box(now)))
+    });
+    let local = Local { tokens: 10, expires_at: now + 1000, window_start: 0, denied_until: 0 };
+    group.bench_function("lease_local_spend", |b| {
+        b.iter(|| {
+            let mut local = black_box(local);
+            let step = local.step(1, black_box(now));
+            local.spend(1);
+            (step, local)
+        })
+    });
+    let policy = Policy {
+        name: "tenant-route".into(),
+        rate: sliding,
+        key: vec![KeyPart::Claim("tenant".into()), KeyPart::Route, KeyPart::ClientIp],
+        cost: 1,
+        mode: Mode::Exact,
+        on_store_error: OnStoreError::FailOpen,
+        shadow: false,
+    };
+    let identity = Identity::ApiKey { id: "k1".into(), tenant: "acme".into(), scopes: vec![] };
+    let headers = http::HeaderMap::new();
+    let facts = KeyFacts {
+        route_id: "orders",
+        identity: &identity,
+        client_ip: "203.0.113.9".parse().ok(),
+        headers: &headers,
+    };
+    group.bench_function("counter_key", |b| b.iter(|| counter_key(&policy, black_box(&facts))));
+    group.finish();
+}
+
+criterion_group!(benches, routing, parsing, jwt, normalisation, ratelimit);
 criterion_main!(benches);

@@ -298,24 +298,27 @@ fn response_fields_follow_the_ietf_draft() {
 #[test]
 fn lease_size_shrinks_to_one_request_near_the_limit() {
     let settings = LeaseSettings { max_tokens: 64, validity_ms: 2000, spread: 4 };
-    // (remaining, cost, instances, expected)
+    // (remaining, cost, want, instances, expected)
     let table = [
-        (10_000, 1, 1, 64),
-        (10_000, 1, 10, 64),
-        (1_000, 1, 10, 25),
-        (100, 1, 10, 2),
-        (39, 1, 10, 1),
-        (1, 1, 1000, 1),
-        (0, 1, 1, 0),
-        (2, 3, 1, 0),
-        (5, 3, 1, 3),
-        (1_000, 100, 1, 100),
+        (10_000, 1, 1, 1, 64),
+        (10_000, 1, 1, 10, 64),
+        (1_000, 1, 1, 10, 25),
+        (100, 1, 1, 10, 2),
+        (39, 1, 1, 10, 1),
+        (1, 1, 1, 1000, 1),
+        (0, 1, 1, 1, 0),
+        (2, 3, 3, 1, 0),
+        (5, 3, 3, 1, 3),
+        (1_000, 100, 100, 1, 100),
+        (1_000, 1, 50, 10, 50),
+        (30, 1, 50, 10, 30),
+        (10_000, 1, 500, 1, 500),
     ];
-    for (remaining, cost, instances, expected) in table {
+    for (remaining, cost, want, instances, expected) in table {
         assert_eq!(
-            lease::lease_size(remaining, cost, instances, &settings),
+            lease::lease_size(remaining, cost, want, instances, &settings),
             expected,
-            "{remaining} {cost} {instances}"
+            "{remaining} {cost} {want} {instances}"
         );
     }
 }
@@ -324,7 +327,7 @@ fn lease_size_shrinks_to_one_request_near_the_limit() {
 fn leases_are_charged_when_granted_and_unused_tokens_come_back() {
     let rate = Rate { limit: 100, period_ms: 60_000, ..SLIDING_10_PER_S };
     let settings = LeaseSettings::default();
-    let request = LeaseRequest { cost: 1, instances: 1, returned: None };
+    let request = LeaseRequest { cost: 1, want: 1, instances: 1, returned: None };
     let (grant, state) = lease::grant(&rate, rate.initial_state(), &request, &settings, 60_000 * 10 + 59_000);
     let Grant::Lease(lease) = grant else { panic!("a lease") };
     assert_eq!(lease.tokens, 25, "a quarter of what is left");
@@ -343,20 +346,22 @@ fn leases_are_charged_when_granted_and_unused_tokens_come_back() {
 fn an_exhausted_counter_answers_deny_until_and_the_instance_obeys() {
     let rate = Rate { limit: 2, period_ms: 1000, ..SLIDING_10_PER_S };
     let full = State::Sliding(SlidingState { window_start: 5000, current: 2, previous: 0 });
-    let request = LeaseRequest { cost: 1, instances: 3, returned: None };
+    let request = LeaseRequest { cost: 1, want: 1, instances: 3, returned: None };
     let (grant, same) = lease::grant(&rate, full, &request, &LeaseSettings::default(), 5_400);
     assert_eq!(same, full);
     let Grant::Exhausted { retry_after, .. } = grant else { panic!("exhausted") };
-    assert_eq!(retry_after, Duration::from_millis(600 + 500));
+    // Three instances ask: deny until one request fits for each (here the whole limit of 2),
+    // when the next window's previous count of 2 has slid out.
+    assert_eq!(retry_after, Duration::from_millis(600 + 1000));
     let mut local = Local::default();
-    local.receive(&grant, 5_390); // sent 10 ms before the counter answered
-    assert_eq!(local.step(1, 6_000), lease::Step::Deny(Duration::from_millis(490)));
-    assert_eq!(local.step(1, 6_490), lease::Step::Ask);
+    local.receive(&grant, 5_390, 5_410); // sent 10 ms before the counter answered, back 10 ms after
+    assert_eq!(local.step(1, 6_000), lease::Step::Deny(Duration::from_millis(1010)));
+    assert_eq!(local.step(1, 7_010), lease::Step::Ask);
 }
 
 #[test]
 fn gcra_leases_are_one_request_spent_at_once() {
-    let request = LeaseRequest { cost: 1, instances: 1, returned: None };
+    let request = LeaseRequest { cost: 1, want: 1, instances: 1, returned: None };
     let (grant, _) = lease::grant(
         &GCRA_10_PER_S_BURST_3,
         GCRA_10_PER_S_BURST_3.initial_state(),

@@ -155,10 +155,10 @@ proptest! {
             let offset = if who % 2 == 0 { skew } else { -skew };
             let clock = now.saturating_add_signed(offset);
             if locals[who].step(cost, clock) == Step::Ask {
-                let request = LeaseRequest { cost, instances: instances as u64, returned: locals[who].take_return() };
+                let request = LeaseRequest { cost, want: cost, instances: instances as u64, returned: locals[who].take_return() };
                 let (grant, next) = lease::grant(&rate, object, &request, &settings, now);
                 object = next;
-                locals[who].receive(&grant, clock);
+                locals[who].receive(&grant, clock, clock);
                 if let Grant::Exhausted { .. } = grant {
                     continue;
                 }

@@ -50,15 +50,19 @@ pub struct LeaseSettings {
 
 impl Default for LeaseSettings {
     fn default() -> Self {
-        LeaseSettings { max_tokens: 64, validity_ms: 2_000, spread: 4 }
+        LeaseSettings { max_tokens: 64, validity_ms: 3_000, spread: 4 }
     }
 }
 
 /// What an instance sends the counter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LeaseRequest {
-    /// The cost of the request that is waiting (the least useful lease).
+    /// The cost of one request (the least useful lease).
     pub cost: u64,
+    /// Units the instance has waiting right now (at least `cost`): lent at once when the budget
+    /// holds them, even beyond the instance's share and `max_tokens`, as they are spent on
+    /// arrival.
+    pub want: u64,
     /// Instances recently active on this key, as the counter counts them
     /// ([`ActiveInstances`]).
     pub instances: u64,
@@ -88,6 +92,9 @@ pub struct Lease {
     pub remaining: u64,
     /// Until the quota resets (for the `RateLimit` field).
     pub reset_after: Duration,
+    /// When this lease took the last of the budget: how long to refuse locally once its tokens
+    /// are spent (the deny cache, as for [`Grant::Exhausted`]).
+    pub then_exhausted_for: Option<Duration>,
 }
 
 /// The counter's answer.
@@ -104,14 +111,15 @@ pub enum Grant {
     },
 }
 
-/// How many tokens to lend when `remaining` units are left and `instances` are asking; 0 when
-/// not even `cost` fits.
-pub fn lease_size(remaining: u64, cost: u64, instances: u64, settings: &LeaseSettings) -> u64 {
+/// How many tokens to lend when `remaining` units are left, `instances` are asking and the asker
+/// has `want` units waiting; 0 when not even `cost` fits.
+pub fn lease_size(remaining: u64, cost: u64, want: u64, instances: u64, settings: &LeaseSettings) -> u64 {
     if remaining < cost {
         return 0;
     }
     let share = remaining / instances.max(1).saturating_mul(settings.spread.max(1));
-    share.clamp(cost, settings.max_tokens.max(cost)).min(remaining)
+    let share = share.clamp(cost, settings.max_tokens.max(cost));
+    share.max(want).min(remaining)
 }
 
 /// The counter's side: takes back `request.returned`, then lends what [`lease_size`] allows.
@@ -128,18 +136,15 @@ pub fn grant(
     };
     let (probe, _) = decide(rate, state, request.cost, now);
     if !probe.admitted {
-        let retry_after = probe.retry_after.unwrap_or(Duration::from_secs(1));
-        return (Grant::Exhausted { retry_after, reset_after: probe.reset_after }, state);
+        return (exhausted(rate, state, request, now), state);
     }
     let (tokens, valid_for) = match rate.algorithm {
         Algorithm::Gcra { .. } => (request.cost, 0),
         Algorithm::SlidingWindow => {
             let available = probe.remaining + request.cost;
             let reset_ms = u64::try_from(probe.reset_after.as_millis()).unwrap_or(u64::MAX);
-            (
-                lease_size(available, request.cost, request.instances, settings),
-                settings.validity_ms.min(reset_ms),
-            )
+            let size = lease_size(available, request.cost, request.want, request.instances, settings);
+            (size, settings.validity_ms.min(reset_ms))
         }
     };
     let (decision, charged) = decide(rate, state, tokens, now);
@@ -148,14 +153,32 @@ pub fn grant(
         State::Sliding(s) => s.window_start,
         State::Gcra(_) => now,
     };
+    let then_exhausted_for = match exhausted(rate, charged, request, now) {
+        Grant::Exhausted { retry_after, .. } if decision.remaining < request.cost => Some(retry_after),
+        _ => None,
+    };
     let lease = Lease {
         tokens,
         valid_for: millis(valid_for),
         window_start,
         remaining: decision.remaining,
         reset_after: decision.reset_after,
+        then_exhausted_for,
     };
     (Grant::Lease(lease), charged)
+}
+
+/// The deny-cache answer: refuse until one request fits for each of the instances asking (at
+/// most the whole limit). Waiting for one request's worth would bring every instance back for
+/// each unit that slides out of the window; the units freed meanwhile are not lost, they are
+/// there when the instances return.
+fn exhausted(rate: &Rate, state: State, request: &LeaseRequest, now: UnixMillis) -> Grant {
+    let units =
+        request.cost.saturating_mul(request.instances.max(1)).min(super::gcra::burst(rate)).max(request.cost);
+    let (one, _) = decide(rate, state, request.cost, now);
+    let (all, _) = decide(rate, state, units, now);
+    let retry_after = all.retry_after.or(one.retry_after).unwrap_or(Duration::from_secs(1));
+    Grant::Exhausted { retry_after, reset_after: one.reset_after }
 }
 
 /// Takes unused tokens back into the window that was charged for them (see the module docs).
@@ -199,10 +222,10 @@ pub struct Local {
 impl Local {
     /// What to do with a request of `cost` at `now`.
     pub fn step(&self, cost: u64, now: UnixMillis) -> Step {
-        if now < self.denied_until {
-            Step::Deny(millis(self.denied_until - now))
-        } else if now < self.expires_at && self.tokens >= cost {
+        if now < self.expires_at && self.tokens >= cost {
             Step::Spend
+        } else if now < self.denied_until {
+            Step::Deny(millis(self.denied_until - now))
         } else {
             Step::Ask
         }
@@ -219,22 +242,27 @@ impl Local {
         (tokens > 0).then_some(Returned { tokens, window_start: self.window_start })
     }
 
-    /// Records the counter's answer to a request sent at `sent_at` (the instance's clock).
-    pub fn receive(&mut self, grant: &Grant, sent_at: UnixMillis) {
-        let until = |d: Duration| sent_at.saturating_add(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-        match grant {
-            Grant::Lease(lease) => {
-                *self = Local {
-                    tokens: lease.tokens,
-                    expires_at: until(lease.valid_for),
-                    window_start: lease.window_start,
-                    denied_until: 0,
-                }
-            }
-            Grant::Exhausted { retry_after, .. } => {
-                *self = Local { tokens: 0, expires_at: 0, window_start: 0, denied_until: until(*retry_after) }
-            }
-        }
+    /// Records the counter's answer to a request sent at `sent_at` and answered at
+    /// `received_at` (both the instance's clock). A lease's validity counts from `sent_at`, so
+    /// the round trip can only shorten it; a deny counts from `received_at`, so it is never
+    /// over before it arrives (a longer deny only refuses more).
+    pub fn receive(&mut self, grant: &Grant, sent_at: UnixMillis, received_at: UnixMillis) {
+        let after =
+            |at: UnixMillis, d: Duration| at.saturating_add(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        *self = match grant {
+            Grant::Lease(lease) => Local {
+                tokens: lease.tokens,
+                expires_at: after(sent_at, lease.valid_for),
+                window_start: lease.window_start,
+                denied_until: lease.then_exhausted_for.map_or(0, |d| after(received_at, d)),
+            },
+            Grant::Exhausted { retry_after, .. } => Local {
+                tokens: 0,
+                expires_at: 0,
+                window_start: 0,
+                denied_until: after(received_at, *retry_after),
+            },
+        };
     }
 }
 
