@@ -27,6 +27,7 @@ pub mod config;
 pub mod error;
 pub mod forward;
 pub mod geo;
+pub mod health;
 pub mod limits;
 pub mod live;
 pub mod normalize;
