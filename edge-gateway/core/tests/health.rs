@@ -17,6 +17,8 @@ mod outlier;
 #[cfg(not(target_arch = "wasm32"))]
 #[path = "health/props.rs"]
 mod props;
+#[path = "health/sim.rs"]
+mod sim;
 
 /// 2023-11-14T22:13:20Z, the virtual clock's start.
 const T: u64 = 1_700_000_000_000;
