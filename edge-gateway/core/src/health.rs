@@ -10,6 +10,8 @@
 //!   exponentially growing time; the growth decays away while the region stays healthy.
 //! - [`budget`]: the retry budget. Retries stay within a fraction of requests over a sliding
 //!   window plus a small floor, so an outage cannot multiply upstream load.
+//! - [`probe`]: active health checks: when a probe is due, how results flip a region's
+//!   verdict (failure and success thresholds), and which instance probes when several could.
 //! - [`observed`]: one verdict per region from the shared health snapshot (written by the
 //!   active prober, read from KV with its age) and the local passive state above.
 //! - [`window`]: the bucketed sliding-window counts the breaker and the budget share.
@@ -17,7 +19,8 @@
 //! This module never reads a clock (every function takes `now`), never performs I/O, never
 //! classifies a response on its own (the caller turns a response into an [`Outcome`], see
 //! [`Outcome::of_status`]) and never chooses a region: selection reads [`observed`]'s verdicts.
-//! State is per isolate / per instance; the only shared input is the snapshot.
+//! Passive state (breaker, outlier, budget) is per isolate / per instance; what instances share
+//! is the prober's snapshot and its [`probe::ProbeState`], kept in KV by the adapters.
 //!
 //! Settings arrive as plain `*Settings` structs whose `Default` is the seed figure set, and
 //! become validated `*Config`s through `TryFrom`, which reports every problem at once with its
@@ -27,6 +30,7 @@ pub mod breaker;
 pub mod budget;
 pub mod observed;
 pub mod outlier;
+pub mod probe;
 pub mod window;
 
 pub use breaker::{Breaker, BreakerConfig, BreakerSettings, Permit};

@@ -1,6 +1,7 @@
 //! Region health on a virtual clock: breaker transitions, outlier ejection growth and decay,
-//! retry-budget arithmetic and the snapshot/passive verdict, as tables; property tests of the
-//! same (native only) in `health/props.rs`.
+//! retry-budget arithmetic, active-probe thresholds and the snapshot/passive verdict, as
+//! tables; property tests of the same (native only) in `health/props.rs`; a deterministic
+//! multi-region simulation in `health/sim.rs`.
 #![allow(missing_docs)]
 
 #[cfg(target_arch = "wasm32")]
@@ -14,6 +15,8 @@ mod budget;
 mod observed;
 #[path = "health/outlier.rs"]
 mod outlier;
+#[path = "health/probe.rs"]
+mod probe;
 #[cfg(not(target_arch = "wasm32"))]
 #[path = "health/props.rs"]
 mod props;

@@ -1,12 +1,15 @@
 //! A deterministic simulation of one isolate in front of three regions (nearest first), with
 //! the seed figures: outages of the nearest region, a flapping one, all down, and a prober
-//! partitioned away (its last snapshot goes stale). The forward loop is modelled as wiring
-//! will do it: skip unusable regions (all of them in order when none is usable), a first
-//! attempt charges the budget's request count, each further attempt needs a retry from it and
-//! a breaker permit. Attempts take no virtual time; a timeout is just an outcome here.
-//! `cargo test --test health sim -- --nocapture` prints the table.
+//! partitioned away (its last snapshot goes stale). The prober uses the seed thresholds (one
+//! probe every 10 s at 5 s past; 3 failed probes out, 2 good ones back in). The forward loop
+//! is modelled as wiring will do it: skip unusable regions (all of them, in order, when none
+//! is usable), a first attempt charges the budget's request count, each further attempt needs
+//! a retry from it and a breaker permit. Attempts take no virtual time: a timeout is just an
+//! outcome here. `cargo test -p edge-gateway-core --test health sim -- --nocapture` prints
+//! the table.
 
 use edge_gateway_core::health::observed::DEFAULT_MAX_AGE_MS;
+use edge_gateway_core::health::probe::{ProbeConfig, ProbeState};
 use edge_gateway_core::health::{
     Breaker, BreakerConfig, BudgetConfig, Local, Outcome, Outlier, OutlierConfig, RetryBudget, Snapshot,
     region_health,
@@ -17,6 +20,8 @@ const RUN_MS: u64 = 60_000;
 const REQUEST_EVERY_MS: u64 = 10; // 100 requests per second
 const PROBE_EVERY_MS: u64 = 10_000; // probes at 5 s, 15 s, 25 s ...
 const OUTAGE: std::ops::Range<u64> = 10_000..40_000;
+/// A recovered region is back once the prober saw `healthy_threshold` (2) good probes.
+const BACK_WITHIN_MS: u64 = 2 * PROBE_EVERY_MS;
 
 struct Scenario {
     name: &'static str,
@@ -24,8 +29,6 @@ struct Scenario {
     region: fn(usize, u64) -> Outcome,
     /// Whether the prober still writes snapshots.
     prober: bool,
-    /// The nearest region must serve again within this long after the outage.
-    back_within_ms: u64,
 }
 
 fn down_in_outage(fail: Outcome) -> impl Fn(bool, u64) -> Outcome {
@@ -38,39 +41,33 @@ fn scenarios() -> Vec<Scenario> {
             name: "nearest down (refused)",
             region: |r, t| down_in_outage(Outcome::ConnectFailure)(r == 0, t),
             prober: true,
-            back_within_ms: PROBE_EVERY_MS,
         },
         Scenario {
             name: "nearest slow (timeouts)",
             region: |r, t| down_in_outage(Outcome::Timeout)(r == 0, t),
             prober: true,
-            back_within_ms: PROBE_EVERY_MS,
         },
         Scenario {
             name: "nearest 5xx",
             region: |r, t| down_in_outage(Outcome::ServerError)(r == 0, t),
             prober: true,
-            back_within_ms: PROBE_EVERY_MS,
         },
         Scenario {
-            // Down 5 s, up 5 s: the ejection grows, so it stays out longer once stable.
+            // Down 5 s, up 5 s (the probes happen to land on the up halves).
             name: "nearest flapping 5 s",
             region: |r, t| down_in_outage(Outcome::ConnectFailure)(r == 0 && (t / 5_000) % 2 == 0, t),
             prober: true,
-            back_within_ms: 2 * PROBE_EVERY_MS,
         },
         Scenario {
             // The prober's last snapshot (healthy, at the start) goes stale: passive only.
             name: "nearest down, prober stale",
             region: |r, t| down_in_outage(Outcome::ConnectFailure)(r == 0, t),
             prober: false,
-            back_within_ms: PROBE_EVERY_MS,
         },
         Scenario {
             name: "all down",
             region: |_, t| down_in_outage(Outcome::ConnectFailure)(true, t),
             prober: true,
-            back_within_ms: PROBE_EVERY_MS,
         },
     ]
 }
@@ -91,6 +88,7 @@ struct Isolate {
     outliers: [Outlier; REGIONS],
     budget: RetryBudget,
     snapshots: [Option<Snapshot>; REGIONS],
+    probes: [ProbeState; REGIONS],
     configs: (BreakerConfig, OutlierConfig, BudgetConfig),
 }
 
@@ -140,6 +138,7 @@ fn run(s: &Scenario) -> Report {
         outliers: [Outlier::default(); REGIONS],
         budget: RetryBudget::default(),
         snapshots: [Some(Snapshot { healthy: true, checked_at: start }); REGIONS],
+        probes: [ProbeState::default(); REGIONS],
         configs,
     };
     let mut report = Report::default();
@@ -147,8 +146,9 @@ fn run(s: &Scenario) -> Report {
         let now = start + t;
         if s.prober && t % PROBE_EVERY_MS == PROBE_EVERY_MS / 2 {
             for r in 0..REGIONS {
-                let healthy = !(s.region)(r, t).is_failure();
-                isolate.snapshots[r] = Some(Snapshot { healthy, checked_at: now });
+                let ok = !(s.region)(r, t).is_failure();
+                let probe = &mut isolate.probes[r];
+                isolate.snapshots[r] = Some(probe.on_probe(&ProbeConfig::default(), ok, now));
             }
         }
         let (served, attempts) = isolate.request(s, t, now);
@@ -190,7 +190,7 @@ fn sim_no_request_fails_while_a_region_is_healthy_and_retries_stay_in_budget() {
         } else {
             assert_eq!(r.failed, 0, "{}: a request failed with healthy regions left", s.name);
         }
-        let back_in_time = r.back_after_ms.is_some_and(|ms| ms <= s.back_within_ms);
+        let back_in_time = r.back_after_ms.is_some_and(|ms| ms <= BACK_WITHIN_MS);
         assert!(back_in_time, "{}: {r:?}", s.name);
     }
 }
