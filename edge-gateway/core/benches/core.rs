@@ -169,7 +169,7 @@ fn ratelimit(c: &mut Criterion) {
     group.bench_function("lease_grant", |b| {
         b.iter(|| lease::grant(&sliding, black_box(window), &request, &settings, black_box(now)))
     });
-    let local = Local { tokens: 10, expires_at: now + 1000, window_start: 0, denied_until: 0 };
+    let local = Local { tokens: 10, expires_at: now + 1000, charged_at: 0, denied_until: 0 };
     group.bench_function("lease_local_spend", |b| {
         b.iter(|| {
             let mut local = black_box(local);

@@ -333,7 +333,7 @@ fn leases_are_charged_when_granted_and_unused_tokens_come_back() {
     assert_eq!(lease.tokens, 25, "a quarter of what is left");
     assert_eq!(lease.valid_for, Duration::from_millis(1000), "never past the window's end");
     assert_eq!(state, State::Sliding(SlidingState { window_start: 600_000, current: 25, previous: 0 }));
-    let back = Returned { tokens: 20, window_start: lease.window_start };
+    let back = Returned { tokens: 20, charged_at: lease.charged_at };
     let returned = lease::give_back(&rate, state, back, 600_000 + 59_500);
     assert_eq!(returned, State::Sliding(SlidingState { window_start: 600_000, current: 5, previous: 0 }));
     let later = lease::give_back(&rate, state, back, 600_000 + 60_500);
@@ -360,23 +360,26 @@ fn an_exhausted_counter_answers_deny_until_and_the_instance_obeys() {
 }
 
 #[test]
-fn gcra_leases_are_one_request_spent_at_once() {
-    let request = LeaseRequest { cost: 1, want: 1, instances: 1, returned: None };
-    let (grant, _) = lease::grant(
-        &GCRA_10_PER_S_BURST_3,
-        GCRA_10_PER_S_BURST_3.initial_state(),
-        &request,
-        &LeaseSettings::default(),
-        1_000,
-    );
+fn gcra_leases_are_one_request_and_come_back_only_if_nothing_followed() {
+    let rate = GCRA_10_PER_S_BURST_3;
+    let settings = LeaseSettings::default();
+    let request = LeaseRequest { cost: 1, want: 5, instances: 1, returned: None };
+    let (grant, charged) = lease::grant(&rate, rate.initial_state(), &request, &settings, 1_000);
     let Grant::Lease(lease) = grant else { panic!("a lease") };
-    assert_eq!((lease.tokens, lease.valid_for), (1, Duration::ZERO));
+    assert_eq!(lease.tokens, 1, "one request, however many wait");
+    let back = Returned { tokens: 1, charged_at: lease.charged_at };
+    // Nothing granted since: the bucket is as if the lease never happened.
+    let undone = lease::give_back(&rate, charged, back, 1_010);
+    assert!(decide(&rate, undone, 3, 1_010).0.admitted, "the whole burst is there again");
+    // Another grant followed: the return is refused (the token is lost, never doubled).
+    let (_, later) = lease::grant(&rate, charged, &request, &settings, 1_005);
+    assert_eq!(lease::give_back(&rate, later, back, 1_010), later);
 }
 
 #[test]
 fn a_request_refused_by_one_local_lease_spends_none_of_the_others() {
-    let holding = Local { tokens: 5, expires_at: 2_000, window_start: 0, denied_until: 0 };
-    let denied = Local { tokens: 0, expires_at: 0, window_start: 0, denied_until: 1_500 };
+    let holding = Local { tokens: 5, expires_at: 2_000, charged_at: 0, denied_until: 0 };
+    let denied = Local { tokens: 0, expires_at: 0, charged_at: 0, denied_until: 1_500 };
     let empty = Local::default();
     assert_eq!(lease::plan_all(&[holding, denied], &[1, 1], 1_000), Plan::Refuse(Duration::from_millis(500)));
     assert_eq!(lease::plan_all(&[holding, empty], &[1, 1], 1_000), Plan::Ask(vec![1]));

@@ -20,9 +20,10 @@
 //!   [`Grant::Exhausted`] with the time the cost fits again; the instance refuses locally until
 //!   then without asking.
 //!
-//! GCRA policies are leased one request at a time, spent at once (no validity): a token held
-//! while the bucket refills would let a burst exceed GCRA's definition. Their deny cache works
-//! the same way.
+//! GCRA policies are leased one request at a time, for the request that asked: a batch held
+//! while the bucket refills would let a burst exceed GCRA's definition. An unused one (the
+//! request was refused by another policy) goes back only if no other grant followed it
+//! ([`give_back`]). Their deny cache works the same way.
 //!
 //! Several policies on one request ([`plan_all`]): the request is admitted only when every
 //! policy's local lease holds its cost, and only then are all spent. A request refused by one
@@ -32,6 +33,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::gcra::GcraState;
 use super::sliding::{self, SlidingState};
 use super::{Algorithm, Rate, State, decide, millis};
 use crate::ports::UnixMillis;
@@ -75,8 +77,8 @@ pub struct LeaseRequest {
 pub struct Returned {
     /// How many.
     pub tokens: u64,
-    /// The window they were charged to ([`Lease::window_start`]).
-    pub window_start: UnixMillis,
+    /// Where they were charged ([`Lease::charged_at`]).
+    pub charged_at: u64,
 }
 
 /// Tokens lent to an instance.
@@ -86,8 +88,9 @@ pub struct Lease {
     pub tokens: u64,
     /// How long they may be spent, counted from when the instance sent its request.
     pub valid_for: Duration,
-    /// The window they were charged to (for their return).
-    pub window_start: UnixMillis,
+    /// Where they were charged, for their return: the window's start (sliding window), or the
+    /// TAT the grant left, in nanoseconds (GCRA).
+    pub charged_at: u64,
     /// Units left at the counter after this lease.
     pub remaining: u64,
     /// Until the quota resets (for the `RateLimit` field).
@@ -139,7 +142,7 @@ pub fn grant(
         return (exhausted(rate, state, request, now), state);
     }
     let (tokens, valid_for) = match rate.algorithm {
-        Algorithm::Gcra { .. } => (request.cost, 0),
+        Algorithm::Gcra { .. } => (request.cost, settings.validity_ms),
         Algorithm::SlidingWindow => {
             let available = probe.remaining + request.cost;
             let reset_ms = u64::try_from(probe.reset_after.as_millis()).unwrap_or(u64::MAX);
@@ -149,9 +152,9 @@ pub fn grant(
     };
     let (decision, charged) = decide(rate, state, tokens, now);
     debug_assert!(decision.admitted, "a lease within the remaining budget is admitted");
-    let window_start = match charged {
+    let charged_at = match charged {
         State::Sliding(s) => s.window_start,
-        State::Gcra(_) => now,
+        State::Gcra(g) => g.tat_ns,
     };
     let then_exhausted_for = match exhausted(rate, charged, request, now) {
         Grant::Exhausted { retry_after, .. } if decision.remaining < request.cost => Some(retry_after),
@@ -160,7 +163,7 @@ pub fn grant(
     let lease = Lease {
         tokens,
         valid_for: millis(valid_for),
-        window_start,
+        charged_at,
         remaining: decision.remaining,
         reset_after: decision.reset_after,
         then_exhausted_for,
@@ -181,18 +184,28 @@ fn exhausted(rate: &Rate, state: State, request: &LeaseRequest, now: UnixMillis)
     Grant::Exhausted { retry_after, reset_after: one.reset_after }
 }
 
-/// Takes unused tokens back into the window that was charged for them (see the module docs).
+/// Takes unused tokens back (see the module docs). A GCRA lease comes back only while no other
+/// grant followed it (the TAT is still the one it left): then the bucket is as if it had never
+/// been granted. Otherwise it is lost until the bucket refills, which only ever refuses more.
 pub fn give_back(rate: &Rate, state: State, returned: Returned, now: UnixMillis) -> State {
-    let State::Sliding(state) = state else { return state };
-    let s = sliding::roll(state, rate.period_ms, now);
-    let back = if returned.window_start == s.window_start {
-        SlidingState { current: s.current.saturating_sub(returned.tokens), ..s }
-    } else if returned.window_start + rate.period_ms == s.window_start {
-        SlidingState { previous: s.previous.saturating_sub(returned.tokens), ..s }
-    } else {
-        s
-    };
-    State::Sliding(back)
+    match state {
+        State::Gcra(g) if g.tat_ns == returned.charged_at => {
+            let taken = returned.tokens.saturating_mul(super::gcra::emission_ns(rate));
+            State::Gcra(GcraState { tat_ns: g.tat_ns.saturating_sub(taken) })
+        }
+        State::Gcra(_) => state,
+        State::Sliding(s) => {
+            let s = sliding::roll(s, rate.period_ms, now);
+            let back = if returned.charged_at == s.window_start {
+                SlidingState { current: s.current.saturating_sub(returned.tokens), ..s }
+            } else if returned.charged_at + rate.period_ms == s.window_start {
+                SlidingState { previous: s.previous.saturating_sub(returned.tokens), ..s }
+            } else {
+                s
+            };
+            State::Sliding(back)
+        }
+    }
 }
 
 /// What an instance does with a request under one policy.
@@ -213,8 +226,8 @@ pub struct Local {
     pub tokens: u64,
     /// When they stop being spendable.
     pub expires_at: UnixMillis,
-    /// The window they were charged to.
-    pub window_start: UnixMillis,
+    /// Where they were charged ([`Lease::charged_at`]).
+    pub charged_at: u64,
     /// Refuse locally until then.
     pub denied_until: UnixMillis,
 }
@@ -239,7 +252,7 @@ impl Local {
     /// The unused tokens to send back with the next request to the counter, leaving none.
     pub fn take_return(&mut self) -> Option<Returned> {
         let tokens = std::mem::take(&mut self.tokens);
-        (tokens > 0).then_some(Returned { tokens, window_start: self.window_start })
+        (tokens > 0).then_some(Returned { tokens, charged_at: self.charged_at })
     }
 
     /// Records the counter's answer to a request sent at `sent_at` and answered at
@@ -253,13 +266,13 @@ impl Local {
             Grant::Lease(lease) => Local {
                 tokens: lease.tokens,
                 expires_at: after(sent_at, lease.valid_for),
-                window_start: lease.window_start,
+                charged_at: lease.charged_at,
                 denied_until: lease.then_exhausted_for.map_or(0, |d| after(received_at, d)),
             },
             Grant::Exhausted { retry_after, .. } => Local {
                 tokens: 0,
                 expires_at: 0,
-                window_start: 0,
+                charged_at: 0,
                 denied_until: after(received_at, *retry_after),
             },
         };
