@@ -35,6 +35,8 @@ const ENTRY_OVERHEAD: usize = 256;
 struct Entry {
     /// Pingora's serialized internal meta (freshness, windows, variance); small.
     internal: Vec<u8>,
+    /// For an entry without variance, what its meta is rebuilt from on a hit (see [`Times`]).
+    times: Option<Times>,
     header: ResponseHeader,
     body: Bytes,
     facts: EntryFacts,
@@ -70,6 +72,47 @@ impl Entries {
             }
         }
         Some(entry)
+    }
+}
+
+/// The timestamps and windows of a meta without variance: enough to rebuild it with
+/// [`CacheMeta::new`] instead of deserializing it, which cost a zstd decompression and a
+/// header parse on every hit (Pingora's meta is not `Clone`).
+///
+/// The rebuilt meta has the same freshness, age (the epoch is set explicitly), windows and
+/// header. What it does not carry is Pingora's `updated` and `provenance` bookkeeping, which
+/// only matter through the epoch (set) and for `Vary` tombstones — and entries with variance
+/// take the deserializing path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Times {
+    fresh_until: std::time::SystemTime,
+    created: std::time::SystemTime,
+    epoch: std::time::SystemTime,
+    stale_while_revalidate: u32,
+    stale_if_error: u32,
+}
+
+impl Times {
+    fn of(meta: &CacheMeta) -> Option<Times> {
+        meta.variance().is_none().then(|| Times {
+            fresh_until: meta.fresh_until(),
+            created: meta.created(),
+            epoch: meta.epoch(),
+            stale_while_revalidate: meta.stale_while_revalidate_sec(),
+            stale_if_error: meta.stale_if_error_sec(),
+        })
+    }
+
+    fn meta(self, header: ResponseHeader) -> CacheMeta {
+        let mut meta = CacheMeta::new(
+            self.fresh_until,
+            self.created,
+            self.stale_while_revalidate,
+            self.stale_if_error,
+            header,
+        );
+        meta.set_epoch_override(self.epoch);
+        meta
     }
 }
 
@@ -156,6 +199,9 @@ impl MemoryStore {
     }
 
     fn meta_of(&self, entry: &Entry) -> Result<CacheMeta> {
+        if let Some(times) = entry.times {
+            return Ok(times.meta(entry.header.clone()));
+        }
         let mut meta = CacheMeta::deserialize(&entry.internal, &self.stub_header)?;
         *meta.response_header_mut() = entry.header.clone();
         Ok(meta)
@@ -203,6 +249,7 @@ impl Storage for MemoryStore {
             hash: key.combined_bin(),
             key: key.to_compact(),
             internal,
+            times: Times::of(meta),
             header: without_case(meta.response_header_copy()),
             facts: EntryFacts::new(url, meta.headers()),
             body: BytesMut::new(),
@@ -233,6 +280,7 @@ impl Storage for MemoryStore {
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
         let Some(entry) = entries.map.get_mut(&key.combined_bin()) else { return Ok(false) };
         entry.internal = internal;
+        entry.times = Times::of(meta);
         entry.header = without_case(meta.response_header_copy());
         Ok(true)
     }
@@ -302,6 +350,7 @@ struct Fill {
     hash: HashBinary,
     key: CompactCacheKey,
     internal: Vec<u8>,
+    times: Option<Times>,
     header: ResponseHeader,
     facts: EntryFacts,
     body: BytesMut,
@@ -315,7 +364,7 @@ impl HandleMiss for Fill {
     }
 
     async fn finish(self: Box<Self>) -> Result<MissFinishType> {
-        let Fill { store, hash, key, internal, header, facts, body } = *self;
+        let Fill { store, hash, key, internal, times, header, facts, body } = *self;
         let weight = body.len()
             + header_weight(&header)
             + internal.len()
@@ -323,7 +372,7 @@ impl HandleMiss for Fill {
             + facts.tags.iter().map(String::len).sum::<usize>()
             + ENTRY_OVERHEAD;
         let body = body.freeze();
-        store.insert(hash, Entry { internal, header, body, facts, key, weight });
+        store.insert(hash, Entry { internal, times, header, body, facts, key, weight });
         Ok(MissFinishType::Created(weight))
     }
 }
@@ -361,6 +410,33 @@ mod tests {
         assert_eq!(meta.headers().get("cache-tag").map(|v| v.as_bytes()), Some(&b"t1"[..]));
         assert_eq!(hit.read_body().await.expect("body").as_deref(), Some(&b"hello"[..]));
         assert_eq!(hit.read_body().await.expect("end"), None);
+    }
+
+    /// A meta rebuilt from [`Times`] answers every question Pingora asks on a hit as the
+    /// deserialized one does; a meta with variance is not rebuilt.
+    #[test]
+    fn a_rebuilt_meta_matches_the_deserialized_one() {
+        let store = MemoryStore::new().expect("store");
+        let now = SystemTime::now();
+        let mut original =
+            CacheMeta::new(now + Duration::from_secs(60), now, 30, 90, meta("t").response_header_copy());
+        original.set_epoch_override(now - Duration::from_secs(5));
+        let (internal, _) = original.serialize().expect("serialize");
+        let mut deserialized = CacheMeta::deserialize(&internal, &store.stub_header).expect("deserialize");
+        *deserialized.response_header_mut() = original.response_header_copy();
+        let rebuilt = Times::of(&original).expect("no variance").meta(original.response_header_copy());
+        for meta in [&deserialized, &rebuilt] {
+            assert_eq!(meta.fresh_until(), original.fresh_until());
+            assert_eq!(meta.created(), original.created());
+            assert_eq!(meta.epoch(), now - Duration::from_secs(5));
+            assert_eq!(meta.fresh_sec(), original.fresh_sec());
+            assert_eq!((meta.stale_while_revalidate_sec(), meta.stale_if_error_sec()), (30, 90));
+            assert!(meta.serve_stale_if_error(now + Duration::from_secs(100)));
+            assert_eq!(meta.variance(), None);
+            assert_eq!(meta.headers().get("cache-tag").map(|v| v.as_bytes()), Some(&b"t"[..]));
+        }
+        original.set_variance(*b"variance_testing");
+        assert_eq!(Times::of(&original), None);
     }
 
     #[tokio::test]
