@@ -382,6 +382,15 @@ impl ProxyHttp for ShieldProxy {
             self.metrics.observe_upstream(started.elapsed());
         }
         ctx.fwd_status = Some(upstream_response.status);
+        if let Some(coding) = headers::unknown_transfer_coding(upstream_response) {
+            let why = format!("the origin used transfer-coding {coding:?}, which the shield cannot decode");
+            return Err(Error::create(
+                ErrorType::InvalidHTTPHeader,
+                ErrorSource::Upstream,
+                Some(why.into()),
+                None,
+            ));
+        }
         headers::strip_hop_by_hop(upstream_response);
         if !session.req_header().method.is_safe() {
             self.invalidate(session.req_header(), upstream_response);

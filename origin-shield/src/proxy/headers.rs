@@ -18,6 +18,23 @@ pub const REGION_HEADER: &str = "x-shield-region";
 /// client from it and owns the downstream `Connection` header.
 const HOP_BY_HOP: [&str; 5] = ["connection", "keep-alive", "proxy-connection", "te", "upgrade"];
 
+/// The first transfer-coding of `response` other than `chunked`, if any. The shield decodes
+/// only `chunked` (RFC 9112 §7), so a response framed with another coding cannot be forwarded
+/// or stored faithfully: the caller refuses it with 502.
+pub fn unknown_transfer_coding(response: &ResponseHeader) -> Option<String> {
+    response
+        .headers
+        .get_all(header::TRANSFER_ENCODING)
+        .iter()
+        .flat_map(|value| {
+            String::from_utf8_lossy(value.as_bytes())
+                .split(',')
+                .map(|c| c.trim().to_ascii_lowercase())
+                .collect::<Vec<_>>()
+        })
+        .find(|coding| coding != "chunked")
+}
+
 /// The `Via` entry this hop adds, e.g. `1.1 origin-shield-eu-west`.
 pub fn via_entry(region: &str) -> String {
     format!("1.1 origin-shield-{region}")
@@ -121,5 +138,29 @@ mod tests {
         let mut left: Vec<&str> = resp.headers.keys().map(HeaderName::as_str).collect();
         left.sort_unstable();
         assert_eq!(left, ["cache-control", "transfer-encoding", "x-forwarded-for"]);
+    }
+}
+
+#[cfg(test)]
+mod transfer_coding_tests {
+    use super::*;
+
+    #[test]
+    fn only_chunked_is_understood() {
+        let rows: &[(&[&str], Option<&str>)] = &[
+            (&[], None),
+            (&["chunked"], None),
+            (&["Chunked"], None),
+            (&["x-custom, chunked"], Some("x-custom")),
+            (&["gzip", "chunked"], Some("gzip")),
+            (&["chunked, identity"], Some("identity")),
+        ];
+        for (values, expected) in rows {
+            let mut response = ResponseHeader::build(200, None).expect("head");
+            for value in *values {
+                response.append_header(header::TRANSFER_ENCODING, *value).expect("header");
+            }
+            assert_eq!(unknown_transfer_coding(&response).as_deref(), *expected, "{values:?}");
+        }
     }
 }
