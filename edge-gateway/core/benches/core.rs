@@ -153,10 +153,10 @@ fn ratelimit(c: &mut Criterion) {
         State::Sliding(SlidingState { window_start: now - now % 60_000, current: 400, previous: 700 });
     let mut group = c.benchmark_group("ratelimit_decide");
     group.bench_function("sliding_window", |b| {
-        b.iter(|| decide(&sliding, black_box(window), 1, black_box(now)))
+        b.iter(|| decide(black_box(window), 1, &sliding, black_box(now)))
     });
     group.bench_function("gcra", |b| {
-        b.iter(|| decide(&gcra, black_box(gcra.initial_state()), 1, black_box(now)))
+        b.iter(|| decide(black_box(gcra.initial_state()), 1, &gcra, black_box(now)))
     });
     let checks = [
         Check { rate: sliding, cost: 1, shadow: false, state: window },

@@ -103,7 +103,7 @@ pub struct Decision {
 ///
 /// A `state` of the other algorithm (a stored counter whose policy was changed) counts as a
 /// fresh counter. A refusal returns `state` unchanged.
-pub fn decide(rate: &Rate, state: State, cost: u64, now: UnixMillis) -> (Decision, State) {
+pub fn decide(state: State, cost: u64, rate: &Rate, now: UnixMillis) -> (Decision, State) {
     match (rate.algorithm, state) {
         (Algorithm::SlidingWindow, State::Sliding(s)) => {
             let (d, s) = sliding::decide(s, cost, rate, now);
@@ -113,7 +113,7 @@ pub fn decide(rate: &Rate, state: State, cost: u64, now: UnixMillis) -> (Decisio
             let (d, s) = gcra::decide(s, cost, rate, now);
             (d, State::Gcra(s))
         }
-        _ => decide(rate, rate.initial_state(), cost, now),
+        _ => decide(rate.initial_state(), cost, rate, now),
     }
 }
 

@@ -32,7 +32,7 @@ fn run(rate: &Rate, requests: &[(u64, u64)]) -> Vec<bool> {
     requests
         .iter()
         .map(|&(now, cost)| {
-            let (decision, next) = decide(rate, state, cost, now);
+            let (decision, next) = decide(state, cost, rate, now);
             state = next;
             decision.admitted
         })
@@ -74,12 +74,12 @@ fn sliding_window_cases() {
 fn sliding_window_reports_remaining_reset_and_retry() {
     let t = 1_000_000;
     let state = State::Sliding(SlidingState { window_start: t, current: 3, previous: 0 });
-    let (admitted, _) = decide(&SLIDING_10_PER_S, state, 2, t + 250);
+    let (admitted, _) = decide(state, 2, &SLIDING_10_PER_S, t + 250);
     let expected =
         Decision { admitted: true, remaining: 5, reset_after: Duration::from_millis(750), retry_after: None };
     assert_eq!(admitted, expected);
     let full = State::Sliding(SlidingState { window_start: t, current: 10, previous: 0 });
-    let (refused, same) = decide(&SLIDING_10_PER_S, full, 1, t + 250);
+    let (refused, same) = decide(full, 1, &SLIDING_10_PER_S, t + 250);
     assert_eq!((refused.admitted, refused.remaining, same), (false, 0, full));
     // Next window, 10 previous: 1 fits once 10 * (1000 - e) / 1000 <= 9, at e = 100.
     assert_eq!(refused.retry_after, Some(Duration::from_millis(750 + 100)));
@@ -110,16 +110,16 @@ fn gcra_cases() {
 
 #[test]
 fn gcra_reports_remaining_and_reset() {
-    let (first, state) = decide(&GCRA_10_PER_S_BURST_3, GCRA_10_PER_S_BURST_3.initial_state(), 1, 5_000);
+    let (first, state) = decide(GCRA_10_PER_S_BURST_3.initial_state(), 1, &GCRA_10_PER_S_BURST_3, 5_000);
     assert_eq!((first.remaining, first.reset_after), (2, Duration::from_millis(100)));
-    let (second, _) = decide(&GCRA_10_PER_S_BURST_3, state, 2, 5_000);
+    let (second, _) = decide(state, 2, &GCRA_10_PER_S_BURST_3, 5_000);
     assert_eq!((second.remaining, second.reset_after), (0, Duration::from_millis(300)));
 }
 
 #[test]
 fn a_state_of_the_other_algorithm_counts_as_fresh() {
     let stored = State::Sliding(SlidingState { window_start: 0, current: 10, previous: 10 });
-    assert!(decide(&GCRA_10_PER_S_BURST_3, stored, 3, 5_000).0.admitted);
+    assert!(decide(stored, 3, &GCRA_10_PER_S_BURST_3, 5_000).0.admitted);
 }
 
 fn check(rate: Rate, shadow: bool) -> Check {
@@ -370,7 +370,7 @@ fn gcra_leases_are_one_request_and_come_back_only_if_nothing_followed() {
     let back = Returned { tokens: 1, charged_at: lease.charged_at };
     // Nothing granted since: the bucket is as if the lease never happened.
     let undone = lease::give_back(&rate, charged, back, 1_010);
-    assert!(decide(&rate, undone, 3, 1_010).0.admitted, "the whole burst is there again");
+    assert!(decide(undone, 3, &rate, 1_010).0.admitted, "the whole burst is there again");
     // Another grant followed: the return is refused (the token is lost, never doubled).
     let (_, later) = lease::grant(&rate, charged, &request, &settings, 1_005);
     assert_eq!(lease::give_back(&rate, later, back, 1_010), later);

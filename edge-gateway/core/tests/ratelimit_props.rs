@@ -28,7 +28,7 @@ fn admitted(rate: &Rate, reqs: &[(u64, u64, usize)], offsets: [i64; 4]) -> Vec<(
     for &(gap, cost, caller) in reqs {
         now += gap;
         let clock = now.saturating_add_signed(offsets[caller]);
-        let (decision, next) = decide(rate, state, cost, clock);
+        let (decision, next) = decide(state, cost, rate, clock);
         if decision.admitted {
             out.push((now, cost, clock));
         } else {
@@ -124,12 +124,12 @@ proptest! {
         for (gap, c) in history {
             now += gap;
             for check in &mut checks {
-                check.state = decide(&check.rate, check.state, c, now).1;
+                check.state = decide(check.state, c, &check.rate, now).1;
             }
         }
         let verdict = admit_all(&checks, now);
         for (i, check) in checks.iter().enumerate() {
-            let (own, charged) = decide(&check.rate, check.state, check.cost, now);
+            let (own, charged) = decide(check.state, check.cost, &check.rate, now);
             prop_assert_eq!(own.admitted, verdict.decisions[i].admitted);
             let expected = if verdict.admitted && own.admitted { charged } else { check.state };
             prop_assert_eq!(verdict.states[i], expected);
@@ -179,7 +179,7 @@ fn regression_the_properties_can_fail_a_counter_that_ignores_its_window() {
     // A "counter" that charges but never weighs the previous window would pass the per-window
     // bound yet break the estimate check; make sure the estimate check is not vacuous.
     let rate = sliding(10, 1000);
-    let (late, state) = decide(&rate, rate.initial_state(), 10, START + 999);
+    let (late, state) = decide(rate.initial_state(), 10, &rate, START + 999);
     assert!(late.admitted);
-    assert!(!decide(&rate, state, 1, START + 1000).0.admitted, "the previous window still weighs fully");
+    assert!(!decide(state, 1, &rate, START + 1000).0.admitted, "the previous window still weighs fully");
 }

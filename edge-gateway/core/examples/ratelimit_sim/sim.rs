@@ -278,7 +278,7 @@ pub(crate) fn run(s: &Scenario) -> Outcome {
     };
     let mut reference = vec![rate.initial_state(); s.keys];
     for &(t, key) in &arrivals {
-        let (decision, next) = decide(&rate, reference[key], 1, t);
+        let (decision, next) = decide(reference[key], 1, &rate, t);
         reference[key] = next;
         world.out.reference += u64::from(decision.admitted);
         let instance = rng.below(s.instances as u64) as usize;

@@ -16,7 +16,7 @@ mod exposure;
 mod ratelimit;
 
 use super::auth::AuthSettings;
-use super::raw::{RawAuth, RawPool, RawRateLimit, RawRegion, RawRoute, RawSettings, RawTimeouts};
+use super::raw::{RawAuth, RawPool, RawRegion, RawRoute, RawSettings, RawTimeouts};
 use super::{
     Config, ConfigError, ConfigErrors, HostPattern, PathEdit, Pool, Region, Route, Settings, TemplatePart,
 };
@@ -107,21 +107,7 @@ pub(super) fn validate(json: &[u8]) -> Result<Config, ConfigErrors> {
     let regions = elements::<RawRegion>(&mut top, "regions", &mut errors);
     let pools = entries::<RawPool>(&mut top, "pools", &mut errors);
     let routes = elements::<RawRoute>(&mut top, "routes", &mut errors);
-    let rate_limits = match top.contains_key("rate_limits") {
-        true => entries::<RawRateLimit>(&mut top, "rate_limits", &mut errors),
-        false => BTreeMap::new(),
-    };
-    let default_rate_limit = match top.remove("default_rate_limit") {
-        Some(value) => errors.parse::<Vec<String>>("$.default_rate_limit", value).unwrap_or_default(),
-        None => Vec::new(),
-    };
-    let rate_limits = ratelimit::check_rate_limits(
-        &rate_limits,
-        &default_rate_limit,
-        legacy_headers,
-        &auth.settings,
-        &mut errors,
-    );
+    let rate_limits = ratelimit::check_section(&mut top, legacy_headers, &auth.settings, &mut errors);
 
     let regions = check_regions(&regions, &mut errors);
     let pools = check_pools(&pools, &regions, &mut errors);

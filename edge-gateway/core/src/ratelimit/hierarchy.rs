@@ -48,7 +48,7 @@ impl Verdict {
 /// Checks every policy, then charges all of them only if every enforced one admits.
 pub fn admit_all(checks: &[Check], now: UnixMillis) -> Verdict {
     let tried: Vec<(Decision, State)> =
-        checks.iter().map(|check| decide(&check.rate, check.state, check.cost, now)).collect();
+        checks.iter().map(|check| decide(check.state, check.cost, &check.rate, now)).collect();
     let admitted = checks.iter().zip(&tried).all(|(check, (decision, _))| check.shadow || decision.admitted);
     let states = checks
         .iter()

@@ -137,7 +137,7 @@ pub fn grant(
         Some(returned) => give_back(rate, state, returned, now),
         None => state,
     };
-    let (probe, _) = decide(rate, state, request.cost, now);
+    let (probe, _) = decide(state, request.cost, rate, now);
     if !probe.admitted {
         return (exhausted(rate, state, request, now), state);
     }
@@ -150,7 +150,7 @@ pub fn grant(
             (size, settings.validity_ms.min(reset_ms))
         }
     };
-    let (decision, charged) = decide(rate, state, tokens, now);
+    let (decision, charged) = decide(state, tokens, rate, now);
     debug_assert!(decision.admitted, "a lease within the remaining budget is admitted");
     let charged_at = match charged {
         State::Sliding(s) => s.window_start,
@@ -178,8 +178,8 @@ pub fn grant(
 fn exhausted(rate: &Rate, state: State, request: &LeaseRequest, now: UnixMillis) -> Grant {
     let units =
         request.cost.saturating_mul(request.instances.max(1)).min(super::gcra::burst(rate)).max(request.cost);
-    let (one, _) = decide(rate, state, request.cost, now);
-    let (all, _) = decide(rate, state, units, now);
+    let (one, _) = decide(state, request.cost, rate, now);
+    let (all, _) = decide(state, units, rate, now);
     let retry_after = all.retry_after.or(one.retry_after).unwrap_or(Duration::from_secs(1));
     Grant::Exhausted { retry_after, reset_after: one.reset_after }
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use http::HeaderName;
 
-use super::{Errors, NAME_RULE, is_name, key_path};
+use super::{Errors, NAME_RULE, entries, is_name, key_path};
 use crate::config::auth::AuthSettings;
 use crate::config::raw::{RawAlgorithm, RawKeyName, RawKeyPart, RawMode, RawOnStoreError, RawRateLimit};
 use crate::ratelimit::{
@@ -161,8 +161,26 @@ impl CheckedRateLimits {
     }
 }
 
+/// Takes `rate_limits` and `default_rate_limit` out of the document and checks them.
+pub(super) fn check_section(
+    top: &mut serde_json::Map<String, serde_json::Value>,
+    legacy_headers: bool,
+    auth: &AuthSettings,
+    errors: &mut Errors,
+) -> CheckedRateLimits {
+    let policies = match top.contains_key("rate_limits") {
+        true => entries::<RawRateLimit>(top, "rate_limits", errors),
+        false => BTreeMap::new(),
+    };
+    let default = match top.remove("default_rate_limit") {
+        Some(value) => errors.parse::<Vec<String>>("$.default_rate_limit", value).unwrap_or_default(),
+        None => Vec::new(),
+    };
+    check_rate_limits(&policies, &default, legacy_headers, auth, errors)
+}
+
 /// Checks every policy, then the default list.
-pub(super) fn check_rate_limits(
+fn check_rate_limits(
     raw: &BTreeMap<String, Option<RawRateLimit>>,
     default: &[String],
     legacy_headers: bool,
