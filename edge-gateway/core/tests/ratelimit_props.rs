@@ -1,15 +1,16 @@
 //! Property tests of the rate-limit arithmetic (native only): the sliding window never admits
 //! more than its limit in a window, GCRA conforms to its definition, clock skew between callers
 //! sharing one state only blurs the edges by the skew, a hierarchical refusal charges nothing,
-//! and instances spending leases never exceed the limit of the window that counted them.
+//! instances spending leases never exceed the limit of the window that counted them, and across
+//! two counters only admitted requests stay charged once leases are returned.
 #![cfg(not(target_arch = "wasm32"))]
 #![allow(missing_docs)]
 
 use std::collections::BTreeMap;
 
 use edge_gateway_core::ratelimit::gcra::emission_ns;
-use edge_gateway_core::ratelimit::lease::{self, Grant, LeaseRequest, LeaseSettings, Local, Step};
-use edge_gateway_core::ratelimit::{Algorithm, Check, Rate, admit_all, decide};
+use edge_gateway_core::ratelimit::lease::{self, Grant, LeaseRequest, LeaseSettings, Local, Plan, Step};
+use edge_gateway_core::ratelimit::{Algorithm, Check, Rate, State, admit_all, decide};
 use proptest::prelude::*;
 
 const START: u64 = 1_700_000_000_000;
@@ -170,6 +171,63 @@ proptest! {
         }
         for (window, count) in per_window {
             prop_assert!(count <= limit, "window {window}: {count} > {limit}");
+        }
+    }
+}
+
+/// Asks `counters[p]` for a lease for `locals[p]`, as an instance does.
+fn ask(counters: &mut [State], rates: &[Rate], locals: &mut [Local], p: usize, cost: u64, now: u64) {
+    let settings = LeaseSettings { max_tokens: 8, validity_ms: 3_000, spread: 2 };
+    let request = LeaseRequest { cost, want: cost, instances: 2, returned: locals[p].take_return() };
+    let (grant, next) = lease::grant(&rates[p], counters[p], &request, &settings, now);
+    counters[p] = next;
+    locals[p].receive(&grant, now, now);
+}
+
+proptest! {
+    #[test]
+    fn across_two_counters_only_admitted_requests_stay_charged(
+        limits in (1..30u64, 1..30u64), instances in 1..4usize,
+        reqs in prop::collection::vec((0..200u64, 0..4usize, 1..3u64), 1..150),
+    ) {
+        // One long window, so every return lands in the window that was charged.
+        let rates = [sliding(limits.0, 60_000), sliding(limits.1, 60_000)];
+        let mut counters = [rates[0].initial_state(), rates[1].initial_state()];
+        let mut locals = vec![[Local::default(); 2]; instances];
+        let mut now = START - START % 60_000;
+        let mut spent = [0u64; 2];
+        for (gap, who, cost) in reqs {
+            now += gap;
+            let local = &mut locals[who % instances];
+            for _round in 0..2 {
+                match lease::plan_all(local, &[cost, cost], now) {
+                    Plan::Admit => {
+                        lease::spend_all(local, &[cost, cost]);
+                        spent[0] += cost;
+                        spent[1] += cost;
+                        break;
+                    }
+                    Plan::Refuse(_) => break,
+                    Plan::Ask(asked) => {
+                        for p in asked {
+                            ask(&mut counters, &rates, local, p, cost, now);
+                        }
+                    }
+                }
+            }
+        }
+        // Every instance gives back what it holds.
+        for local in &mut locals {
+            for p in 0..2 {
+                if let Some(returned) = local[p].take_return() {
+                    counters[p] = lease::give_back(&rates[p], counters[p], returned, now);
+                }
+            }
+        }
+        for p in 0..2 {
+            let State::Sliding(state) = counters[p] else { unreachable!() };
+            prop_assert_eq!(state.current, spent[p], "counter {} charged for refused requests", p);
+            prop_assert!(spent[p] <= rates[p].limit);
         }
     }
 }
