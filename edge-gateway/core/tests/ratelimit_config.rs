@@ -176,3 +176,25 @@ fn rate_limit_sections_have_the_right_shape() {
     assert!(found.iter().any(|e| e.starts_with("$.rate_limits: must be an object")), "{found:?}");
     assert!(found.iter().any(|e| e.starts_with("$.default_rate_limit: invalid type")), "{found:?}");
 }
+
+#[test]
+fn the_example_in_docs_ratelimits_md_is_valid() {
+    const DOC: &str = include_str!("../../../docs/ratelimits.md");
+    let block =
+        DOC.split("```json\n").nth(1).and_then(|rest| rest.split("```").next()).expect("a json block");
+    let mut example: serde_json::Value = serde_json::from_str(block).expect("the example is JSON");
+    example["regions"] =
+        serde_json::json!([{"name": "eu", "shield": "http://127.0.0.1:9101", "lat": 1, "lon": 2}]);
+    example["pools"] = serde_json::json!({"api": {"regions": ["eu"]}});
+    let config = Config::from_json(example.to_string().as_bytes()).expect("the example validates");
+    let names = |route: usize| -> Vec<&str> {
+        config.routes[route]
+            .rate_limit
+            .iter()
+            .map(|&i| config.rate_limits.policies[i].name.as_str())
+            .collect()
+    };
+    assert_eq!(names(0), ["tenant-day", "user-burst"]);
+    assert!(names(1).is_empty());
+    assert!(config.rate_limits.get("new-limit").unwrap().shadow);
+}
