@@ -4,6 +4,9 @@
 #   1. cache hits: wrk against the shield and against nginx proxy_cache (same origin, same
 #      TTL, memory-backed, cache lock on), interleaved ROUNDS times; req/s and p99 of both and
 #      the ratio shield/nginx (medians).
+#      Also the CPU time each server process used per request (utime + stime from /proc,
+#      divided by wrk's request count): unlike req/s, it hardly moves when other work shares
+#      the cores, so its ratio is the one to read on a loaded machine.
 #   2. miss path: a cache-bypassing URL (origin says no-store) through the shield vs straight
 #      to the origin: the shield's per-request overhead.
 #
@@ -87,11 +90,13 @@ server {
 EOF
 user_line=""
 [ "$(id -u)" = 0 ] && user_line="user root;"
+declare -A MASTER_PID SERVER_PID # by port: nginx masters; the process whose CPU is counted
 for role in origin cache; do
   sed -e "s|@DIR@|$DIR|g" -e "s|@ROLE@|$role|g" -e "s|@USER_LINE@|$user_line|" \
     scripts/bench/nginx-shield.conf >"$DIR/nginx-$role.conf"
   "$NGINX" -p "$DIR" -c "$DIR/nginx-$role.conf" -g 'daemon off;' &
   PIDS+=($!)
+  MASTER_PID[$([ $role = origin ] && echo $ORIGIN_PORT || echo $NGINX_PORT)]=$!
 done
 
 # --- the shield -------------------------------------------------------------------------------
@@ -105,11 +110,13 @@ max_bytes = 268435456
 EOF
 "$BIN" --config "$DIR/shield.toml" >"$DIR/shield.out" 2>"$DIR/shield.err" &
 PIDS+=($!)
+SERVER_PID[$SHIELD_PORT]=$!
 SHIELD_PORTS=$SHIELD_PORT
 if [ -n "$BEFORE_BIN" ]; then
   sed "s|127.0.0.1:$SHIELD_PORT|127.0.0.1:$BEFORE_PORT|" "$DIR/shield.toml" >"$DIR/before.toml"
   "$BEFORE_BIN" --config "$DIR/before.toml" >"$DIR/before.out" 2>"$DIR/before.err" &
   PIDS+=($!)
+  SERVER_PID[$BEFORE_PORT]=$!
   SHIELD_PORTS="$SHIELD_PORT $BEFORE_PORT"
 fi
 
@@ -123,13 +130,25 @@ for port in $SHIELD_PORTS $NGINX_PORT; do # warm, and show the cache says hit
   printf '%-6s %s\n' "$port" "$(curl -fsD - -o /dev/null "http://127.0.0.1:$port/bench/hit.txt" | grep -i '^cache-status' | tr -d '\r')"
 done
 
+for port in "${!MASTER_PID[@]}"; do # nginx serves from its one worker, the master's child
+  SERVER_PID[$port]=$(pgrep -P "${MASTER_PID[$port]}" | head -1)
+done
+
 # --- measure ------------------------------------------------------------------------------------
-run_wrk() { # url -> "req/s p99_ms"
-  wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$1" | awk '
+TICK=$(getconf CLK_TCK)
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; } # utime + stime, all threads
+run_wrk() { # url -> "req/s p99_ms cpu_us_per_request"
+  local port=${1#http://127.0.0.1:}; port=${port%%/*}
+  local pid=${SERVER_PID[$port]} t0 t1 out
+  t0=$(cpu_ticks "$pid")
+  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$1")
+  t1=$(cpu_ticks "$pid")
+  echo "$out" | awk -v ticks=$((t1 - t0)) -v tck="$TICK" '
+    /requests in/ { n = $1 }
     /Requests\/sec/ { rps = $2 }
     /^ +99%/ { v = $2; if (v ~ /us$/) { sub(/us/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms/, "", v) }
                else if (v ~ /s$/) { sub(/s/, "", v); v *= 1000 } p99 = v }
-    END { printf "%.0f %.2f\n", rps, p99 }'
+    END { printf "%.0f %.2f %.2f\n", rps, p99, n ? ticks * 1e6 / tck / n : 0 }'
 }
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
@@ -141,21 +160,24 @@ compare() { # label_1 url_1 ... label_n url_n: interleaved rounds; ratios are to
     local line="  round $round:"
     for i in $(seq 0 $((n - 1))); do
       local r; r=$(run_wrk "${urls[$i]}"); results+=("$i $r")
-      line+=$(printf ' %-8s %8s req/s p99 %6s ms |' "${labels[$i]}" $r)
+      line+=$(printf ' %-6s %6s req/s p99 %6s ms %5s us/req |' "${labels[$i]}" $r)
     done
     echo "${line% |}"
   done
-  local rps=() summary="  median:"
+  local rps=() cpu=() summary="  median:"
   for i in $(seq 0 $((n - 1))); do
-    local mine; mine=$(printf '%s\n' "${results[@]}" | awk -v i="$i" '$1 == i { print $2, $3 }')
+    local mine; mine=$(printf '%s\n' "${results[@]}" | awk -v i="$i" '$1 == i { print $2, $3, $4 }')
     rps[$i]=$(echo "$mine" | cut -d' ' -f1 | median)
-    summary+=" ${labels[$i]} ${rps[$i]} req/s (p99 $(echo "$mine" | cut -d' ' -f2 | median) ms),"
+    cpu[$i]=$(echo "$mine" | cut -d' ' -f3 | median)
+    summary+=" ${labels[$i]} ${rps[$i]} req/s (p99 $(echo "$mine" | cut -d' ' -f2 | median) ms, ${cpu[$i]} us CPU/req),"
   done
-  local last=$((n - 1))
+  echo "${summary%,}"
+  local last=$((n - 1)) ratios="  ratios:"
   for i in $(seq 0 $((last - 1))); do
-    summary+=" ${labels[$i]}/${labels[$last]} = $(awk -v x="${rps[$i]}" -v y="${rps[$last]}" 'BEGIN { printf "%.2f", x / y }')"
+    ratios+=" ${labels[$i]}/${labels[$last]} req/s $(awk -v x="${rps[$i]}" -v y="${rps[$last]}" 'BEGIN { printf "%.2f", x / y }'),"
+    ratios+=" per CPU $(awk -v x="${cpu[$i]}" -v y="${cpu[$last]}" 'BEGIN { printf "%.2f", (x > 0 ? y / x : 0) }');"
   done
-  echo "$summary"
+  echo "${ratios%;}"
 }
 
 echo "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, $ROUNDS interleaved rounds, $(nproc) cores, 1 KiB body"
