@@ -234,9 +234,12 @@ impl ProxyHttp for ShieldProxy {
 
     /// Request `Cache-Control` (`no-cache`, `max-age`, `min-fresh`, `max-stale`) against the
     /// entry found; see [`crate::cache::request`]. Without the field, the entry's own rules.
+    ///
+    /// A `HEAD` the request forces to the origin goes as a pass-through miss (see
+    /// `cache_miss`): Pingora cannot refill an entry from a `HEAD`.
     async fn cache_hit_filter(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         meta: &CacheMeta,
         _hit_handler: &mut HitHandler,
         _is_fresh: bool,
@@ -249,6 +252,9 @@ impl ProxyHttp for ShieldProxy {
         let verdict = request::verdict(cc, stored, SystemTime::now());
         ctx.forced = verdict.forces_revalidation();
         ctx.no_stale_while_revalidate = ctx.forced;
+        if ctx.forced && session.req_header().method == Method::HEAD {
+            return Ok(Some(ForcedFreshness::ForceMiss));
+        }
         Ok(match verdict {
             Verdict::AsStored => None,
             Verdict::ServeStale => Some(ForcedFreshness::ForceFresh),

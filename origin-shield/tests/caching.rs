@@ -470,6 +470,14 @@ fn regression_issue_11_request_cache_control_forces_revalidation() {
             assert_eq!(seen[1].header("if-none-match"), query.contains("etag").then_some("\"v1\""), "{name}");
         }
     }
+    // A forced HEAD goes through to the origin uncached (Pingora cannot fill from a HEAD), and
+    // the entry stays.
+    let target = format!("/c/rq/b?{fresh}");
+    let head = client::send(shield.addr, "HEAD", &target, &[("Cache-Control", "no-cache")], b"").expect("r");
+    assert_eq!(head.status, 200);
+    assert!(cache_status(&head).contains("fwd=request"), "{}", cache_status(&head));
+    assert_eq!(origin.seen("/c/rq/b?").last().map(|s| s.method.as_str()), Some("HEAD"));
+    assert!(cache_status(&get(&shield, &target)).starts_with("origin-shield; hit"));
 }
 
 /// Unsafe methods invalidate (RFC 9111 §4.4): a POST/PUT/DELETE whose answer is 2xx or 3xx
