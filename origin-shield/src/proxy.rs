@@ -3,10 +3,12 @@
 //! Per request, top to bottom: `early_request_filter` has the client session drop interim
 //! (1xx) responses from the origin; `request_filter` answers the shield's own endpoints
 //! ([`admin`]: `/healthz`, `/metrics`, `/__shield/purge`); `request_cache_filter` enables the
-//! cache for `GET`/`HEAD` and the cache hooks ([`crate::cache`]) key, look up, coalesce and
-//! decide storability; on a miss `upstream_peer` picks the origin with its timeouts;
+//! cache for `GET`/`HEAD` (reading the request's `Cache-Control` and cache scope once) and the
+//! cache hooks ([`crate::cache`]) key, look up, apply the request's directives
+//! (`cache_hit_filter`, [`crate::cache::request`]), coalesce and decide storability; on a miss `upstream_peer` picks the origin with its timeouts;
 //! `upstream_request_filter` sets `Host` and appends `Via`; `upstream_response_filter` strips
-//! hop-by-hop fields before anything is stored and keeps a revalidation's 304, with which
+//! hop-by-hop fields before anything is stored, invalidates after a successful unsafe request
+//! ([`crate::cache::invalidate`]) and keeps a revalidation's 304, with which
 //! `response_cache_filter` refreshes the stored head ([`crate::cache::refresh`]);
 //! `response_filter` adds `Cache-Status` and the region and keeps the origin's `Date`
 //! ([`crate::date`]); `fail_to_proxy` answers 502/504 as `problem+json` (unless a stale
