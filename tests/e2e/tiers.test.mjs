@@ -214,12 +214,13 @@ for (const name of selected) {
       const deadline = Date.now() + 3000;
       while (originCount(path) <= before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       assert.equal(originCount(path), before + 1, "the background refresh reached the origin");
-      await new Promise((resolve) => setTimeout(resolve, 300)); // the edge's store, in waitUntil
+      await new Promise((resolve) => setTimeout(resolve, 1000)); // the edge's store, in waitUntil
       // Had the shield answered the refresh with its own stale copy, the edge would hold that
-      // copy (already stale by its Age) and serve it stale again.
+      // copy and serve it again: no request in between could have refreshed it, so one request
+      // tells the two apart (however slow the machine, it is a hit either way).
       const fresh = await get(path);
-      assert.match(fresh.cacheStatus, /edge-gateway; hit; ttl=\d+$/, "a fresh edge hit");
-      assert.notEqual(fresh.body, first.body, "with the origin's new answer");
+      assert.match(fresh.cacheStatus, /edge-gateway; hit/);
+      assert.notEqual(fresh.body, first.body, "the origin's new answer");
     });
 
     it("regression issue 11: Cache-Status says stored only for what the edge cache then serves", async () => {
