@@ -181,3 +181,30 @@ fn statuses_the_platform_drops_are_reported_as_not_stored() {
     assert_eq!(origin.hits.get(), 2);
     assert_eq!(ports.cache.puts(), 0);
 }
+
+#[test]
+fn a_range_request_revalidates_the_whole_stored_response_and_is_answered_from_it() {
+    let (gateway, ports) = setup();
+    let origin = origin(&ports, |request, n| {
+        assert!(request.headers().get("range").is_none() || n == 1, "revalidation {n} carried Range");
+        match n {
+            1 => Ok(vec![
+                ("cache-control", "max-age=1, stale-if-error=60".into()),
+                ("etag", "\"v1\"".into()),
+                ("content-length", "6".into()),
+            ]),
+            2 => Ok(vec![(":304", String::new()), ("cache-control", "max-age=1, stale-if-error=60".into())]),
+            _ => Err(0),
+        }
+    });
+    serve(&gateway, &ports, get("/c/rv", &[]));
+    ports.clock.advance(2_000);
+    let (status, body, cache_status, _) = serve(&gateway, &ports, get("/c/rv", &[("range", "bytes=0-1")]));
+    assert_eq!(cache_status, "edge-gateway; fwd=stale; fwd-status=304; stored");
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "body 1"), "the refreshed entry, whole");
+    ports.clock.advance(2_000);
+    // The origin is unreachable now: stale-if-error serves the stored entry, sliced.
+    let (status, body, cache_status, _) = serve(&gateway, &ports, get("/c/rv", &[("range", "bytes=0-1")]));
+    assert_eq!((status, body.as_str()), (StatusCode::PARTIAL_CONTENT, "bo"), "{cache_status}");
+    assert_eq!(origin.hits.get(), 3);
+}

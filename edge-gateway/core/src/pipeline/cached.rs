@@ -13,7 +13,7 @@
 
 use http::header::{
     AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_RANGE, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH,
-    IF_RANGE, IF_UNMODIFIED_SINCE, TRANSFER_ENCODING,
+    IF_RANGE, IF_UNMODIFIED_SINCE, RANGE, TRANSFER_ENCODING,
 };
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
@@ -318,7 +318,9 @@ async fn revalidate<P: Ports>(
 ) -> Result<Response<Body<P::Stream>>, GatewayError> {
     let request = policy_request(&outgoing);
     let mut client_conditions = HeaderMap::new();
-    for name in [IF_MATCH, IF_NONE_MATCH, IF_MODIFIED_SINCE, IF_UNMODIFIED_SINCE, IF_RANGE] {
+    // The stored response is revalidated whole; the client's own conditions and range are
+    // answered from it afterwards.
+    for name in [IF_MATCH, IF_NONE_MATCH, IF_MODIFIED_SINCE, IF_UNMODIFIED_SINCE, IF_RANGE, RANGE] {
         if let Some(value) = outgoing.head.headers.remove(&name) {
             client_conditions.insert(name, value);
         }
