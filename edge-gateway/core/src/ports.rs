@@ -215,6 +215,42 @@ pub trait EdgeCache {
 #[error("edge cache: {0}")]
 pub struct CacheError(pub String);
 
+/// The counters of exact rate limits (a Durable Object per key on Workers, the key-value
+/// store's compare-and-swap on Spin). Each store runs [`crate::ratelimit::counter::serve`]
+/// atomically for one key.
+pub trait Counters {
+    /// Sends `call` to the counter named `key` and returns its grant, or an error when the
+    /// store fails or does not answer within `deadline` (adapters enforce it where the platform
+    /// can time a call out).
+    async fn call(
+        &self,
+        key: &str,
+        call: &crate::ratelimit::counter::CounterCall,
+        deadline: Duration,
+    ) -> Result<crate::ratelimit::lease::Grant, CounterError>;
+}
+
+/// No counter store: every call fails, so each policy's `on_store_error` decides. For
+/// deployments without one (a Worker without the `RATE_LIMITER` binding).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoCounters;
+
+impl Counters for NoCounters {
+    async fn call(
+        &self,
+        _key: &str,
+        _call: &crate::ratelimit::counter::CounterCall,
+        _deadline: Duration,
+    ) -> Result<crate::ratelimit::lease::Grant, CounterError> {
+        Err(CounterError("no counter store is configured".into()))
+    }
+}
+
+/// A counter call that produced no grant.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("counter store: {0}")]
+pub struct CounterError(pub String);
+
 /// JWT signature checks: the core's pure-Rust verifier, or a platform's native one (Web Crypto
 /// on Workers). Same contract as [`SignatureVerifier`], asynchronous.
 pub trait SignatureCheck {
@@ -255,6 +291,8 @@ pub trait Ports {
     type Crypto: SignatureCheck;
     /// The edge cache.
     type Cache: EdgeCache<Stream = Self::Stream>;
+    /// The counters of exact rate limits.
+    type Counters: Counters;
     /// Time.
     type Clock: Clock;
     /// Randomness.
@@ -272,6 +310,8 @@ pub trait Ports {
     fn crypto(&self) -> &Self::Crypto;
     /// The edge cache.
     fn cache(&self) -> &Self::Cache;
+    /// The rate-limit counters.
+    fn counters(&self) -> &Self::Counters;
     /// The shared secret of the purge endpoint (a Workers secret, a Spin variable); `None`
     /// disables the endpoint.
     fn purge_secret(&self) -> Option<String> {

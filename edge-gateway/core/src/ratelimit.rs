@@ -12,12 +12,14 @@
 //!   charged.
 //! - [`lease`]: exact global limits with few round trips: how many tokens a counter lends an
 //!   instance, for how long, and what happens to unused ones.
+//! - [`counter`]: the counter store's side of a lease, one pure step every store runs.
 //! - [`key`]: which counter a request is charged to.
 //! - [`policy`]: the validated policies of the routes document.
 //!
 //! A request that is refused never changes any state: every `decide` returns the state it was
 //! given when it refuses.
 
+pub mod counter;
 pub mod gcra;
 pub mod headers;
 pub mod hierarchy;
@@ -41,7 +43,7 @@ pub const MAX_LIMIT: u64 = 1_000_000_000;
 pub const MAX_PERIOD_S: u64 = 366 * 24 * 3600;
 
 /// Which algorithm counts a limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum Algorithm {
     /// Sliding-window counter: at most `limit` per aligned window, the previous window's count
@@ -55,7 +57,7 @@ pub enum Algorithm {
 }
 
 /// The arithmetic part of a policy: what is counted, per how long.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Rate {
     /// The algorithm.
     pub algorithm: Algorithm,
@@ -76,7 +78,7 @@ impl Rate {
 }
 
 /// The state of one counter, as a store keeps it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum State {
     /// A sliding-window counter's.
     Sliding(SlidingState),

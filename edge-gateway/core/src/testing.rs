@@ -155,14 +155,20 @@ impl Fetch for FakeFetch {
     }
 }
 
-/// A clock that moves only when told.
-#[derive(Debug, Default)]
-pub struct ManualClock(Cell<UnixMillis>);
+/// A clock that moves only when told. Clones share one time (the fake counter store reads the
+/// same clock as the gateway, plus its own skew).
+#[derive(Debug, Default, Clone)]
+pub struct ManualClock(std::rc::Rc<Cell<UnixMillis>>);
 
 impl ManualClock {
     /// Moves the clock forward.
     pub fn advance(&self, millis: u64) {
         self.0.set(self.0.get() + millis);
+    }
+
+    /// Sets the time.
+    pub fn set(&self, now: UnixMillis) {
+        self.0.set(now);
     }
 }
 
@@ -380,8 +386,66 @@ impl crate::ports::EdgeCache for MemoryCache {
     }
 }
 
-/// All fakes together.
+/// Exact-limit counters in memory: each key's record, answered by
+/// [`crate::ratelimit::counter::serve`] like a Durable Object or Spin's compare-and-swap.
 #[derive(Debug, Default)]
+pub struct MemoryCounters {
+    records: RefCell<HashMap<String, Vec<u8>>>,
+    clock: ManualClock,
+    /// The store's clock runs this many milliseconds ahead of the gateway's (negative: behind).
+    pub skew_ms: Cell<i64>,
+    /// When set, every call fails with this reason (the store is down or too slow).
+    pub fail: RefCell<Option<String>>,
+    calls: Cell<usize>,
+}
+
+impl MemoryCounters {
+    /// Counters that read `clock`.
+    pub fn with_clock(clock: ManualClock) -> MemoryCounters {
+        MemoryCounters { clock, ..MemoryCounters::default() }
+    }
+
+    /// Calls answered or failed so far.
+    pub fn calls(&self) -> usize {
+        self.calls.get()
+    }
+
+    /// The record under `key`, if any.
+    pub fn record(&self, key: &str) -> Option<crate::ratelimit::counter::Record> {
+        self.records.borrow().get(key).map(|b| crate::ratelimit::counter::Record::from_stored(Some(b)))
+    }
+
+    /// Every key with a record.
+    pub fn keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self.records.borrow().keys().cloned().collect();
+        keys.sort();
+        keys
+    }
+}
+
+impl crate::ports::Counters for MemoryCounters {
+    async fn call(
+        &self,
+        key: &str,
+        call: &crate::ratelimit::counter::CounterCall,
+        _deadline: std::time::Duration,
+    ) -> Result<crate::ratelimit::lease::Grant, crate::ports::CounterError> {
+        self.calls.set(self.calls.get() + 1);
+        if let Some(reason) = self.fail.borrow().clone() {
+            return Err(crate::ports::CounterError(reason));
+        }
+        let now = self.clock.now().saturating_add_signed(self.skew_ms.get());
+        let mut records = self.records.borrow_mut();
+        let settings = crate::ratelimit::lease::LeaseSettings::default();
+        let (grant, stored) =
+            crate::ratelimit::counter::serve(records.get(key).map(Vec::as_slice), call, &settings, now);
+        records.insert(key.to_owned(), stored);
+        Ok(grant)
+    }
+}
+
+/// All fakes together.
+#[derive(Debug)]
 pub struct FakePorts {
     /// KV.
     pub kv: MemoryKv,
@@ -391,6 +455,8 @@ pub struct FakePorts {
     pub fetch: FakeFetch,
     /// The edge cache.
     pub cache: MemoryCache,
+    /// The exact-limit counters (on the same clock).
+    pub counters: MemoryCounters,
     /// The purge endpoint's secret.
     pub purge_secret: RefCell<Option<String>>,
     /// The shields' purge secret.
@@ -401,6 +467,24 @@ pub struct FakePorts {
     pub entropy: CountingEntropy,
     /// Log.
     pub log: MemoryLog,
+}
+
+impl Default for FakePorts {
+    fn default() -> Self {
+        let clock = ManualClock::default();
+        FakePorts {
+            kv: MemoryKv::default(),
+            upstream: FakeUpstream::default(),
+            fetch: FakeFetch::default(),
+            cache: MemoryCache::default(),
+            counters: MemoryCounters::with_clock(clock.clone()),
+            purge_secret: RefCell::default(),
+            shield_purge_secret: RefCell::default(),
+            clock,
+            entropy: CountingEntropy::default(),
+            log: MemoryLog::default(),
+        }
+    }
 }
 
 impl FakePorts {
@@ -426,6 +510,7 @@ impl Ports for FakePorts {
     type Fetch = FakeFetch;
     type Crypto = crate::auth::CoreVerifier;
     type Cache = MemoryCache;
+    type Counters = MemoryCounters;
     type Clock = ManualClock;
     type Entropy = CountingEntropy;
     type Log = MemoryLog;
@@ -444,6 +529,9 @@ impl Ports for FakePorts {
     }
     fn cache(&self) -> &MemoryCache {
         &self.cache
+    }
+    fn counters(&self) -> &MemoryCounters {
+        &self.counters
     }
     fn purge_secret(&self) -> Option<String> {
         self.purge_secret.borrow().clone()

@@ -128,6 +128,7 @@ impl Ports for SpinPorts {
     type Fetch = SpinDocuments;
     type Crypto = CoreVerifier;
     type Cache = NoEdgeCache;
+    type Counters = edge_gateway_core::ports::NoCounters;
     type Clock = SystemClock;
     type Entropy = WasiEntropy;
     type Log = StderrLog;
@@ -143,6 +144,9 @@ impl Ports for SpinPorts {
     }
     fn crypto(&self) -> &CoreVerifier {
         &CoreVerifier
+    }
+    fn counters(&self) -> &edge_gateway_core::ports::NoCounters {
+        &edge_gateway_core::ports::NoCounters
     }
     fn cache(&self) -> &NoEdgeCache {
         &NoEdgeCache

@@ -67,6 +67,7 @@ impl Ports for WorkersPorts {
     type Fetch = Documents;
     type Crypto = WebCryptoVerifier;
     type Cache = DefaultCache;
+    type Counters = edge_gateway_core::ports::NoCounters;
     type Clock = JsClock;
     type Entropy = WebCrypto;
     type Log = Console;
@@ -82,6 +83,9 @@ impl Ports for WorkersPorts {
     }
     fn crypto(&self) -> &WebCryptoVerifier {
         &WebCryptoVerifier
+    }
+    fn counters(&self) -> &edge_gateway_core::ports::NoCounters {
+        &edge_gateway_core::ports::NoCounters
     }
     fn cache(&self) -> &DefaultCache {
         &self.cache

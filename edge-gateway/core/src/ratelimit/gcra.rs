@@ -20,7 +20,7 @@ use crate::ports::UnixMillis;
 const NANOS_PER_MS: u64 = 1_000_000;
 
 /// A GCRA's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
 pub struct GcraState {
     /// Theoretical arrival time, Unix nanoseconds (0: a full bucket).
     pub tat_ns: u64,

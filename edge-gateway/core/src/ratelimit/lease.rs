@@ -33,13 +33,15 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use super::gcra::GcraState;
 use super::sliding::{self, SlidingState};
 use super::{Algorithm, Rate, State, decide, millis};
 use crate::ports::UnixMillis;
 
 /// How a counter lends tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeaseSettings {
     /// Largest lease.
     pub max_tokens: u64,
@@ -73,7 +75,7 @@ pub struct LeaseRequest {
 }
 
 /// Unused tokens going back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Returned {
     /// How many.
     pub tokens: u64,
@@ -82,7 +84,7 @@ pub struct Returned {
 }
 
 /// Tokens lent to an instance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lease {
     /// How many.
     pub tokens: u64,
@@ -101,7 +103,7 @@ pub struct Lease {
 }
 
 /// The counter's answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Grant {
     /// Tokens to spend locally.
     Lease(Lease),
@@ -309,7 +311,7 @@ pub fn spend_all(locals: &mut [Local], costs: &[u64]) {
 }
 
 /// The instances that asked a counter recently: the `instances` of a [`LeaseRequest`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActiveInstances {
     last_seen: BTreeMap<String, UnixMillis>,
 }

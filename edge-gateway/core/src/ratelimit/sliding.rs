@@ -22,7 +22,7 @@ use super::{Decision, Rate, millis, mul_div_ceil, mul_div_floor};
 use crate::ports::UnixMillis;
 
 /// A sliding-window counter's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
 pub struct SlidingState {
     /// Start of the current window (a multiple of the period), Unix milliseconds.
     pub window_start: UnixMillis,
