@@ -228,6 +228,13 @@ pub trait Counters {
         call: &crate::ratelimit::counter::CounterCall,
         deadline: Duration,
     ) -> Result<crate::ratelimit::lease::Grant, CounterError>;
+
+    /// Whether this instance outlives the request, so that leased tokens can be spent by later
+    /// requests (Workers isolates). Spin starts an instance per request: there every call asks
+    /// for one request's cost and nothing is held locally.
+    fn leases(&self) -> bool {
+        true
+    }
 }
 
 /// No counter store: every call fails, so each policy's `on_store_error` decides. For

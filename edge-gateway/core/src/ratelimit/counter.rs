@@ -25,7 +25,9 @@ pub const ACTIVE_HORIZON_MS: u64 = 10_000;
 pub struct CounterCall {
     /// The policy's arithmetic (the counter keeps no config of its own).
     pub rate: Rate,
-    /// The asking instance's id (random per instance).
+    /// The asking instance's id (random per instance); empty for an instance that lives for one
+    /// request only (Spin), which is then neither counted as sharing the budget nor lent more
+    /// than `max_tokens`.
     pub instance: String,
     /// One request's cost.
     pub cost: u64,
@@ -33,6 +35,10 @@ pub struct CounterCall {
     pub want: u64,
     /// Unused tokens of the instance's previous lease.
     pub returned: Option<Returned>,
+    /// Largest lease the instance can use, below the store's own maximum: `cost` for an
+    /// instance that cannot keep tokens past its request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u64>,
 }
 
 impl CounterCall {
@@ -90,7 +96,14 @@ pub fn serve(
     now: UnixMillis,
 ) -> (Grant, Vec<u8>) {
     let mut record = Record::from_stored(stored);
-    let instances = record.active.seen(&call.instance, now, ACTIVE_HORIZON_MS);
+    let instances = match call.instance.is_empty() {
+        true => 1,
+        false => record.active.seen(&call.instance, now, ACTIVE_HORIZON_MS),
+    };
+    let settings = match call.max_tokens {
+        Some(max) => &LeaseSettings { max_tokens: max.min(settings.max_tokens), ..*settings },
+        None => settings,
+    };
     let state = record.state.unwrap_or_else(|| call.rate.initial_state());
     let request =
         LeaseRequest { cost: call.cost, want: call.want.max(call.cost), instances, returned: call.returned };
@@ -112,7 +125,17 @@ mod tests {
             cost: 1,
             want: 1,
             returned: None,
+            max_tokens: None,
         }
+    }
+
+    #[test]
+    fn an_instance_of_one_request_gets_one_requests_cost_and_is_not_tracked() {
+        let one = CounterCall { instance: String::new(), max_tokens: Some(1), ..call("") };
+        let (grant, stored) = serve(None, &one, &LeaseSettings::default(), 0);
+        let Grant::Lease(lease) = grant else { panic!("lends") };
+        assert_eq!(lease.tokens, 1);
+        assert_eq!(Record::from_stored(Some(&stored)).active, ActiveInstances::default());
     }
 
     #[test]
