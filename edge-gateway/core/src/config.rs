@@ -52,6 +52,8 @@ pub struct Settings {
     pub max_url_bytes: u64,
     /// Timeouts for routes that set none.
     pub timeouts: Timeouts,
+    /// How long a request waits for a rate-limit counter.
+    pub rate_limit_deadline: Duration,
 }
 
 impl Default for Settings {
@@ -62,6 +64,7 @@ impl Default for Settings {
             max_header_bytes: 32 * 1024,
             max_url_bytes: 8 * 1024,
             timeouts: Timeouts { connect: Duration::from_secs(2), response: Duration::from_secs(15) },
+            rate_limit_deadline: Duration::from_millis(50),
         }
     }
 }

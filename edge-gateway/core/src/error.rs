@@ -84,6 +84,22 @@ pub enum GatewayError {
     /// The issuer's keys cannot be obtained (never fetched, or stale past max-stale).
     #[error("authentication unavailable: {0}")]
     AuthUnavailable(String),
+    /// A rate-limit policy refuses the request (RFC 6585 §4).
+    #[error("rate limited by policy `{policy}`")]
+    RateLimited {
+        /// The refusing policy (the one whose wait is longest).
+        policy: String,
+        /// `Retry-After`, `RateLimit-Policy`, `RateLimit` (and the legacy fields if configured).
+        fields: Vec<(http::HeaderName, http::HeaderValue)>,
+    },
+    /// The counter store of a `fail_closed` policy failed or was too slow.
+    #[error("rate-limit counter unavailable for policy `{policy}`: {reason}")]
+    RateLimitUnavailable {
+        /// The policy whose counter did not answer.
+        policy: String,
+        /// Why (logged, never sent to the client).
+        reason: String,
+    },
     /// The request said `only-if-cached` and the edge cache cannot answer it (RFC 9111
     /// §5.2.1.7).
     #[error("not in the edge cache (only-if-cached)")]
@@ -143,8 +159,9 @@ impl GatewayError {
             | GatewayError::Forbidden { .. }
             | GatewayError::NotCached
             | GatewayError::PreconditionFailed
-            | GatewayError::RangeNotSatisfiable { .. } => Side::Client,
-            GatewayError::AuthUnavailable(_) => Side::Upstream,
+            | GatewayError::RangeNotSatisfiable { .. }
+            | GatewayError::RateLimited { .. } => Side::Client,
+            GatewayError::AuthUnavailable(_) | GatewayError::RateLimitUnavailable { .. } => Side::Upstream,
             GatewayError::UpstreamConnect(_)
             | GatewayError::UpstreamTimeout(_)
             | GatewayError::UpstreamProtocol(_) => Side::Upstream,
@@ -177,6 +194,8 @@ impl GatewayError {
             GatewayError::AuthUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             GatewayError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             GatewayError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
+            GatewayError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            GatewayError::RateLimitUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             GatewayError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -223,6 +242,8 @@ impl GatewayError {
             GatewayError::NotCached => "not-cached",
             GatewayError::PreconditionFailed => "precondition-failed",
             GatewayError::RangeNotSatisfiable { .. } => "range-not-satisfiable",
+            GatewayError::RateLimited { .. } => "rate-limited",
+            GatewayError::RateLimitUnavailable { .. } => "rate-limit-unavailable",
             GatewayError::Internal => "internal-error",
         }
     }
@@ -246,6 +267,9 @@ impl GatewayError {
             },
             Side::Upstream => match self {
                 GatewayError::AuthUnavailable(_) => "the identity provider's keys are unavailable".into(),
+                GatewayError::RateLimitUnavailable { .. } => {
+                    "the rate-limit counters are unavailable; try again shortly".into()
+                }
                 GatewayError::UpstreamTimeout(_) => "the upstream did not answer in time".into(),
                 _ => "the upstream could not be reached".into(),
             },

@@ -130,13 +130,6 @@ impl LiveConfig {
                     Level::Info,
                     &format!("routes: switched from version {previous} to {}", loaded.version),
                 );
-                if !loaded.config.rate_limits.policies.is_empty() {
-                    // Validated so documents can be written now, but no stage counts yet.
-                    log.record(
-                        Level::Warn,
-                        "routes: rate_limits are validated but not enforced by this version; no request is limited",
-                    );
-                }
                 state.loaded = Some(loaded);
                 state.last_error = None;
             }

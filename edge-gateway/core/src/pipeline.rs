@@ -1,7 +1,7 @@
 //! The request pipeline: one function that reads top to bottom.
 //!
 //! ```text
-//! config → limits → (purge endpoint) → route → authenticate → rate-limit → choose regions
+//! config → limits → (purge endpoint) → route → authenticate → rate-limit (leases) → choose regions
 //!        → edge cache: hit | forward (failover) → store → Cache-Status
 //! ```
 //!
@@ -32,9 +32,10 @@ use crate::ports::{BodyError, Level, Log, Ports, Upstream, UpstreamError};
 use crate::cache::{CacheStatus, Forward};
 use crate::ports::EdgeCache;
 use crate::problem;
+use crate::ratelimit::key::KeyFacts;
 use crate::routing::RouteMatch;
 use crate::stages::edge_cache::{self, CACHE_NAME, Plan, Stamps};
-use crate::stages::{self, Authenticator, Identity};
+use crate::stages::{Authenticator, Identity, Limiter};
 
 pub use cached::Deferred;
 
@@ -52,6 +53,7 @@ pub struct ClientInfo {
 pub struct Gateway {
     live: LiveConfig,
     auth: Authenticator,
+    limiter: Limiter,
     stamps: Stamps,
 }
 
@@ -132,20 +134,43 @@ impl Gateway {
         }
         let matched = route(&config, &head)?;
         let identity = self.auth.authenticate(ports, &config, matched.route.auth.as_ref(), &head).await?;
-        stages::rate_limit(matched.route, &identity)?;
+        let facts = KeyFacts {
+            route_id: &matched.route.id,
+            identity: &identity,
+            client_ip: client.ip,
+            headers: &head.headers,
+        };
+        let limited = self.limiter.check(ports, &config, matched.route, &facts).await?;
         let body = limit_undeclared_body(ports, &head, body, config.settings.max_request_body_bytes).await?;
         let pool = &config.pools[matched.route.pool];
         let regions = geo::candidate_regions(pool, &config.regions, client.location);
-        let plan = edge_cache::plan(matched.route, &head, ports.cache().available());
         let outgoing = Outgoing { head, identity };
         let cx = cached::Context { config: &config, matched: &matched, regions: &regions, client, ids };
+        let (mut response, deferred) = self.pass(ports, &cx, outgoing, body).await?;
+        for (name, value) in limited {
+            response.headers_mut().insert(name, value);
+        }
+        Ok((response, deferred))
+    }
+
+    /// The request after the policy stages: through the edge cache or straight to a region.
+    async fn pass<P: Ports>(
+        &self,
+        ports: &P,
+        cx: &cached::Context<'_, '_>,
+        outgoing: Outgoing,
+        body: Body<P::Stream>,
+    ) -> Result<(Response<Body<P::Stream>>, Option<Deferred>), GatewayError> {
+        let (config, matched) = (cx.config, cx.matched);
+        let plan = edge_cache::plan(matched.route, &outgoing.head, ports.cache().available());
         match plan {
-            Plan::Lookup { key, path } => self.through_cache(ports, &cx, outgoing, body, key, path).await,
+            Plan::Lookup { key, path } => self.through_cache(ports, cx, outgoing, body, key, path).await,
             Plan::Forward(reason, detail) => {
                 let method_head = (reason == Forward::Method).then(|| copy_head(&outgoing.head));
-                let mut response =
-                    forward_with_failover(ports, &config, &matched, outgoing, body, &regions, client, ids)
-                        .await?;
+                let mut response = forward_with_failover(
+                    ports, config, matched, outgoing, body, cx.regions, cx.client, cx.ids,
+                )
+                .await?;
                 if let Some(head) = method_head {
                     edge_cache::invalidate(
                         ports,

@@ -75,6 +75,11 @@ pub fn respond<S>(error: &GatewayError, request_id: &str) -> Response<Body<S>> {
     {
         headers.insert(CONTENT_RANGE, value);
     }
+    if let GatewayError::RateLimited { fields, .. } = error {
+        for (name, value) in fields {
+            headers.insert(name.clone(), value.clone());
+        }
+    }
     if let GatewayError::MethodNotAllowed { allow } = error {
         let list = allow.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ");
         if let Ok(value) = HeaderValue::from_str(&list) {

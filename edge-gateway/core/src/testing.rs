@@ -396,6 +396,8 @@ pub struct MemoryCounters {
     pub skew_ms: Cell<i64>,
     /// When set, every call fails with this reason (the store is down or too slow).
     pub fail: RefCell<Option<String>>,
+    /// Instances live for one request (Spin): [`crate::ports::Counters::leases`] says no.
+    pub one_request_instances: Cell<bool>,
     calls: Cell<usize>,
 }
 
@@ -441,6 +443,10 @@ impl crate::ports::Counters for MemoryCounters {
             crate::ratelimit::counter::serve(records.get(key).map(Vec::as_slice), call, &settings, now);
         records.insert(key.to_owned(), stored);
         Ok(grant)
+    }
+
+    fn leases(&self) -> bool {
+        !self.one_request_instances.get()
     }
 }
 

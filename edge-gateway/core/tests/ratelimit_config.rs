@@ -198,27 +198,3 @@ fn the_example_in_docs_ratelimits_md_is_valid() {
     assert!(names(1).is_empty());
     assert!(config.rate_limits.get("new-limit").unwrap().shadow);
 }
-
-#[test]
-fn a_document_with_rate_limits_is_served_with_a_warning_that_none_is_enforced_yet() {
-    use edge_gateway_core::ports::Level;
-    use edge_gateway_core::testing::{FakePorts, FakeStream};
-    use edge_gateway_core::{Body, ClientInfo, Gateway};
-    let limited = doc(
-        r#"{"p":{"limit":1,"period_s":60,"key":["global"]}}"#,
-        "",
-        r#"[{"id":"a","path":"/x","pool":"api","rate_limit":["p"]}]"#,
-    );
-    for (document, warned) in [(limited, true), (doc("{}", "", ONE_ROUTE), false)] {
-        let ports = FakePorts::default();
-        ports.publish("v1", &document);
-        let request = http::Request::get("https://a.test/x").body(Body::<FakeStream>::Empty).unwrap();
-        pollster::block_on(Gateway::new().handle(&ports, request, &ClientInfo::default()));
-        assert!(
-            ports.log.contains(Level::Info, "switched from version none to v1"),
-            "{:?}",
-            ports.log.lines()
-        );
-        assert_eq!(ports.log.contains(Level::Warn, "rate_limits are validated but not enforced"), warned);
-    }
-}

@@ -59,6 +59,9 @@ pub struct RawSettings {
     /// Whether rate-limited responses also carry `X-RateLimit-Limit`, `-Remaining` and
     /// `-Reset` besides the IETF `RateLimit` fields (default false).
     pub legacy_rate_limit_headers: Option<bool>,
+    /// How long a request waits for a rate-limit counter before the policy's `on_store_error`
+    /// decides, in milliseconds (1 to 10000, default 50).
+    pub rate_limit_deadline_ms: Option<u64>,
 }
 
 /// Time limits for one upstream attempt.

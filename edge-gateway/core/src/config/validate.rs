@@ -234,6 +234,13 @@ fn check_settings(raw: &RawSettings, errors: &mut Errors) -> Settings {
             errors,
         ),
         timeouts: check_timeouts(raw.timeouts.as_ref(), default.timeouts, "$.settings.timeouts", errors),
+        rate_limit_deadline: positive_millis(
+            raw.rate_limit_deadline_ms,
+            default.rate_limit_deadline,
+            10_000,
+            "$.settings.rate_limit_deadline_ms",
+            errors,
+        ),
     }
 }
 

@@ -324,4 +324,9 @@ impl ActiveInstances {
         self.last_seen.retain(|_, &mut at| now.saturating_sub(at) < horizon_ms);
         self.last_seen.len().max(1) as u64
     }
+
+    /// Whether no instance is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.last_seen.is_empty()
+    }
 }
