@@ -235,6 +235,24 @@ pub trait Counters {
     fn leases(&self) -> bool {
         true
     }
+
+    /// Whether [`Counters::exchange`] works here. Without it, approximate policies are counted
+    /// exactly by [`Counters::call`] (Spin, whose atomics are as cheap as a read).
+    fn shares(&self) -> bool {
+        false
+    }
+
+    /// Approximate mode: publishes this instance's `mine` for `key`, kept for `keep`, and returns
+    /// every instance's published share as the store now shows them (possibly stale).
+    async fn exchange(
+        &self,
+        key: &str,
+        mine: &crate::ratelimit::approximate::Share,
+        keep: Duration,
+    ) -> Result<Vec<crate::ratelimit::approximate::Share>, CounterError> {
+        let _ = (key, mine, keep);
+        Err(CounterError("no shared store for approximate counts".into()))
+    }
 }
 
 /// No counter store: every call fails, so each policy's `on_store_error` decides. For

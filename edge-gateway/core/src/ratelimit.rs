@@ -12,6 +12,7 @@
 //!   charged.
 //! - [`lease`]: exact global limits with few round trips: how many tokens a counter lends an
 //!   instance, for how long, and what happens to unused ones.
+//! - [`approximate`]: per-instance counts merged through eventually consistent storage.
 //! - [`counter`]: the counter store's side of a lease, one pure step every store runs.
 //! - [`key`]: which counter a request is charged to.
 //! - [`policy`]: the validated policies of the routes document.
@@ -19,6 +20,7 @@
 //! A request that is refused never changes any state: every `decide` returns the state it was
 //! given when it refuses.
 
+pub mod approximate;
 pub mod counter;
 pub mod gcra;
 pub mod headers;

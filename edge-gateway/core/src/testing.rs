@@ -398,6 +398,13 @@ pub struct MemoryCounters {
     pub fail: RefCell<Option<String>>,
     /// Instances live for one request (Spin): [`crate::ports::Counters::leases`] says no.
     pub one_request_instances: Cell<bool>,
+    /// Published approximate shares, per key and instance, with when each was written.
+    shares: RefCell<HashMap<String, Vec<(UnixMillis, crate::ratelimit::approximate::Share)>>>,
+    /// How long a written share takes to become visible to readers (KV propagation).
+    pub propagation_ms: Cell<u64>,
+    /// Whether the fake offers approximate shares at all (Workers KV) — default yes.
+    pub no_shares: Cell<bool>,
+    exchanges: Cell<usize>,
     calls: Cell<usize>,
 }
 
@@ -410,6 +417,11 @@ impl MemoryCounters {
     /// Calls answered or failed so far.
     pub fn calls(&self) -> usize {
         self.calls.get()
+    }
+
+    /// Approximate exchanges so far.
+    pub fn exchanges(&self) -> usize {
+        self.exchanges.get()
     }
 
     /// The record under `key`, if any.
@@ -447,6 +459,47 @@ impl crate::ports::Counters for MemoryCounters {
 
     fn leases(&self) -> bool {
         !self.one_request_instances.get()
+    }
+
+    fn shares(&self) -> bool {
+        !self.no_shares.get()
+    }
+
+    async fn exchange(
+        &self,
+        key: &str,
+        mine: &crate::ratelimit::approximate::Share,
+        _keep: std::time::Duration,
+    ) -> Result<Vec<crate::ratelimit::approximate::Share>, crate::ports::CounterError> {
+        self.exchanges.set(self.exchanges.get() + 1);
+        if let Some(reason) = self.fail.borrow().clone() {
+            return Err(crate::ports::CounterError(reason));
+        }
+        let now = self.clock.now();
+        let mut shares = self.shares.borrow_mut();
+        let written = shares.entry(key.to_owned()).or_default();
+        written.push((now, mine.clone()));
+        // Readers see each instance's newest write older than the propagation delay (their
+        // own write at once), as KV shows the previous value until a new one has propagated.
+        let visible_before = now.saturating_sub(self.propagation_ms.get());
+        let mut propagated: HashMap<String, UnixMillis> = HashMap::new();
+        for (at, share) in written.iter().filter(|(at, _)| *at <= visible_before) {
+            let newest = propagated.entry(share.instance.clone()).or_default();
+            *newest = (*newest).max(*at);
+        }
+        // Versions older than an instance's newest propagated one are gone for every reader.
+        written.retain(|(at, share)| propagated.get(&share.instance).is_none_or(|newest| at >= newest));
+        let mut visible: HashMap<&str, &crate::ratelimit::approximate::Share> = HashMap::new();
+        for (at, share) in written.iter() {
+            if share.instance == mine.instance {
+                visible.insert(&share.instance, share); // a writer reads its own write
+            } else if *at <= visible_before {
+                visible.insert(&share.instance, share);
+            }
+        }
+        let visible: Vec<crate::ratelimit::approximate::Share> =
+            visible.values().map(|s| (*s).clone()).collect();
+        Ok(visible)
     }
 }
 

@@ -252,3 +252,67 @@ fn one_request_instances_ask_for_one_unit_and_return_what_a_refusal_fetched() {
     let record = ports.counters.record(&route_key).unwrap();
     assert!(record.active.is_empty(), "one-request instances are not tracked");
 }
+
+/// Four instances, 10 requests a second each, for one window of a 600-per-minute approximate
+/// limit, sharing counts every second through a store that shows a write after `propagation_ms`.
+fn approximate_run(propagation_ms: u64) -> (usize, usize) {
+    let policies = r#"{"approx":{"limit":600,"period_s":60,"key":["global"],"mode":"approximate"}}"#;
+    let (_, ports) = setup(&doc(policies, "", r#"["approx"]"#));
+    ports.clock.set(1_800_000_000_000 - 1_800_000_000_000 % 60_000);
+    ports.counters.propagation_ms.set(propagation_ms);
+    let instances: Vec<Gateway> = (0..4).map(|_| Gateway::new()).collect();
+    let mut admitted = 0;
+    for _ in 0..600 {
+        for gateway in &instances {
+            if get(gateway, &ports, "/x", &[]).status() == StatusCode::OK {
+                admitted += 1;
+            }
+        }
+        ports.clock.advance(100);
+    }
+    (admitted, ports.counters.exchanges())
+}
+
+#[test]
+fn approximate_limits_overshoot_by_at_most_what_the_others_admit_between_syncs() {
+    // Others' traffic per sync interval plus propagation: 3 instances × 10/s × (1 s + delay).
+    for (propagation_ms, bound) in [(0, 30), (10_000, 330)] {
+        let (admitted, exchanges) = approximate_run(propagation_ms);
+        eprintln!("approximate, {propagation_ms} ms propagation: {admitted} admitted of 600, {exchanges} exchanges");
+        assert!(admitted >= 594, "under-admitted with {propagation_ms} ms: {admitted}");
+        assert!(admitted <= 600 + bound, "over the bound with {propagation_ms} ms: {admitted}");
+        // One exchange per instance per second of the window, not one per request.
+        assert!(exchanges <= 4 * 61, "{exchanges} exchanges");
+    }
+}
+
+#[test]
+fn approximate_policies_are_counted_exactly_where_no_shared_store_exists() {
+    let policies = r#"{"approx":{"limit":3,"period_s":60,"key":["global"],"mode":"approximate"}}"#;
+    let (_, ports) = setup(&doc(policies, "", r#"["approx"]"#));
+    ports.counters.no_shares.set(true);
+    let instances: Vec<Gateway> = (0..4).map(|_| Gateway::new()).collect();
+    let admitted = instances
+        .iter()
+        .cycle()
+        .take(12)
+        .filter(|g| get(g, &ports, "/x", &[]).status() == StatusCode::OK)
+        .count();
+    assert_eq!(admitted, 3);
+    assert_eq!(ports.counters.exchanges(), 0);
+}
+
+#[test]
+fn an_approximate_refusal_charges_no_exact_policy() {
+    let policies = r#"{"approx":{"limit":1,"period_s":60,"key":[{"header":"x-user"}],"mode":"approximate"},
+                       "exact":{"limit":5,"period_s":60,"key":["route"]}}"#;
+    let (gateway, ports) = setup(&doc(policies, "", r#"["approx","exact"]"#));
+    assert_eq!(get(&gateway, &ports, "/x", &[("x-user", "a")]).status(), StatusCode::OK);
+    for _ in 0..5 {
+        assert_eq!(get(&gateway, &ports, "/x", &[("x-user", "a")]).status(), StatusCode::TOO_MANY_REQUESTS);
+    }
+    let admitted = (0..10)
+        .filter(|u| get(&gateway, &ports, "/x", &[("x-user", &format!("u{u}"))]).status() == StatusCode::OK)
+        .count();
+    assert_eq!(admitted, 4);
+}

@@ -14,6 +14,11 @@
 //! `on_store_error`: `fail_open` admits without charging it (logged), `fail_closed` answers 503.
 //! Shadow policies are planned separately after the enforced ones admitted: they are charged
 //! like any other, and a refusal is only logged.
+//!
+//! Approximate policies ([`crate::ratelimit::approximate`]) are decided first, on this
+//! instance's count plus the others' shares (exchanged at most every [`SYNC_MS`]), and charged
+//! only once every policy admitted. Where the platform has no shared store for them
+//! ([`Counters::shares`] is false: Spin) they are counted exactly like the others.
 
 use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
@@ -24,11 +29,12 @@ use http::{HeaderName, HeaderValue};
 use crate::config::{Config, Route};
 use crate::error::GatewayError;
 use crate::ports::{Clock, Counters, Entropy, Level, Log, Ports, UnixMillis};
+use crate::ratelimit::approximate::{self, Approx};
 use crate::ratelimit::counter::CounterCall;
 use crate::ratelimit::headers::{self, Applied};
 use crate::ratelimit::key::{KeyFacts, counter_key};
 use crate::ratelimit::lease::{self, Grant, Local, Plan};
-use crate::ratelimit::{Decision, Policy};
+use crate::ratelimit::{Algorithm, Decision, Mode, Policy};
 
 /// Counters an instance remembers at most; past it, the least recently used goes (its unused
 /// tokens are lost to this window, which only ever refuses more).
@@ -43,7 +49,12 @@ const ROUNDS: usize = 3;
 pub struct Limiter {
     instance: OnceCell<String>,
     slots: RefCell<HashMap<String, Slot>>,
+    approx: RefCell<HashMap<String, Approx>>,
 }
+
+/// How often an instance exchanges an approximate counter's shares (Workers KV takes one write
+/// per second per key; each instance writes only its own key).
+pub const SYNC_MS: u64 = 1_000;
 
 /// One counter as this instance sees it.
 #[derive(Debug, Clone, Copy, Default)]
@@ -63,6 +74,8 @@ struct Check<'a> {
     key: String,
     /// Its counter failed and `fail_open` let the request through uncharged.
     bypassed: bool,
+    /// Approximate mode: the decision and the state to keep if the request is admitted.
+    approx: Option<(Decision, Approx)>,
 }
 
 /// How a group of policies decided.
@@ -89,10 +102,16 @@ impl Limiter {
             .rate_limit
             .iter()
             .map(|&i| &limits.policies[i])
-            .map(|policy| Check { policy, key: counter_key(policy, facts), bypassed: false })
+            .map(|policy| Check { policy, key: counter_key(policy, facts), bypassed: false, approx: None })
             .partition(|check| !check.policy.shadow);
         let deadline = config.settings.rate_limit_deadline;
-        let outcome = self.run(ports, &mut enforced, deadline, false).await?;
+        let outcome = match self.approximate(ports, &mut enforced).await {
+            Some(refused) => refused,
+            None => self.run(ports, &mut enforced, deadline, false).await?,
+        };
+        if matches!(outcome, Outcome::Admitted) {
+            self.keep_approximate(&enforced);
+        }
         let refused = matches!(outcome, Outcome::Refused { .. });
         let fields = headers::fields(&self.applied(ports, &enforced), refused, limits.legacy_headers);
         if let Outcome::Refused { by, wait } = outcome {
@@ -107,9 +126,14 @@ impl Limiter {
             );
             return Err(GatewayError::RateLimited { policy, fields });
         }
-        if !shadow.is_empty()
-            && let Ok(Outcome::Refused { by, .. }) = self.run(ports, &mut shadow, deadline, true).await
-        {
+        let shadow_outcome = match self.approximate(ports, &mut shadow).await {
+            Some(refused) => Ok(refused),
+            None => self.run(ports, &mut shadow, deadline, true).await,
+        };
+        if let Ok(Outcome::Admitted) = shadow_outcome {
+            self.keep_approximate(&shadow);
+        }
+        if let Ok(Outcome::Refused { by, .. }) = shadow_outcome {
             ports.log().record(
                 Level::Info,
                 &format!(
@@ -131,7 +155,8 @@ impl Limiter {
     ) -> Result<Outcome, GatewayError> {
         for _ in 0..ROUNDS {
             let now = ports.clock().now();
-            let live: Vec<usize> = (0..checks.len()).filter(|&i| !checks[i].bypassed).collect();
+            let live: Vec<usize> =
+                (0..checks.len()).filter(|&i| !checks[i].bypassed && checks[i].approx.is_none()).collect();
             let (locals, costs) = self.locals(checks, &live);
             match lease::plan_all(&locals, &costs, now) {
                 Plan::Admit => {
@@ -155,10 +180,77 @@ impl Limiter {
             }
         }
         // Leases that expire before they arrive: the counter is unusable for this request.
-        for check in checks.iter_mut().filter(|c| !c.bypassed) {
+        for check in checks.iter_mut().filter(|c| !c.bypassed && c.approx.is_none()) {
             store_failed(ports, check, "the counter's leases expired on arrival", shadow)?;
         }
         Ok(Outcome::Admitted)
+    }
+
+    /// Decides the approximate policies among `checks` (exchanging shares when due), without
+    /// charging them yet: `Some` when one refuses.
+    async fn approximate<P: Ports>(&self, ports: &P, checks: &mut [Check<'_>]) -> Option<Outcome> {
+        let counters = ports.counters();
+        if !counters.shares() {
+            return None;
+        }
+        let mut refused: Option<(Duration, usize)> = None;
+        for (i, check) in checks.iter_mut().enumerate() {
+            let policy = check.policy;
+            if policy.mode != Mode::Approximate || !matches!(policy.rate.algorithm, Algorithm::SlidingWindow)
+            {
+                continue;
+            }
+            let now = ports.clock().now();
+            let mut approx = self.approx.borrow().get(&check.key).copied().unwrap_or_default();
+            if approx.due(now, SYNC_MS) {
+                let me = self.instance(ports).to_owned();
+                let mine = approx.share(&me, &policy.rate, now);
+                let keep = Duration::from_millis(policy.rate.period_ms.saturating_mul(2));
+                match counters.exchange(&check.key, &mine, keep).await {
+                    Ok(shares) => approx.merge(&shares, &me, &policy.rate, now),
+                    Err(error) => {
+                        ports.log().record(
+                            Level::Warn,
+                            &format!(
+                                "rate limit `{}`: sharing counts failed ({error}); deciding on the last known counts",
+                                policy.name
+                            ),
+                        );
+                        approx.synced_at = now;
+                    }
+                }
+            }
+            let (decision, next) = approximate::decide(&approx, policy.cost, &policy.rate, now);
+            check.approx = Some((decision, if decision.admitted { next } else { approx }));
+            if let Some(wait) = decision.retry_after
+                && refused.is_none_or(|(longest, _)| wait > longest)
+            {
+                refused = Some((wait, i));
+            }
+        }
+        // Exchanged state is kept even when the request is refused (only the charge waits).
+        let mut stored = self.approx.borrow_mut();
+        for (key, (_, seen)) in checks.iter().filter_map(|c| Some((&c.key, c.approx?))) {
+            if stored.len() >= MAX_COUNTERS && !stored.contains_key(key) {
+                stored.clear(); // rare: forget every approximate view rather than grow
+            }
+            let entry = stored.entry(key.clone()).or_default();
+            entry.others = seen.others;
+            entry.synced_at = seen.synced_at;
+        }
+        refused.map(|(wait, by)| Outcome::Refused { wait, by })
+    }
+
+    /// Charges the approximate policies of an admitted request.
+    fn keep_approximate(&self, checks: &[Check<'_>]) {
+        let mut stored = self.approx.borrow_mut();
+        for check in checks {
+            if let Some((decision, approx)) = check.approx
+                && decision.admitted
+            {
+                stored.insert(check.key.clone(), approx);
+            }
+        }
     }
 
     /// Asks `check`'s counter for a lease; `false` when it answered exhausted.
@@ -278,6 +370,14 @@ impl Limiter {
             .iter()
             .filter(|check| !check.bypassed)
             .map(|check| {
+                if let Some((decision, _)) = check.approx {
+                    return Applied {
+                        name: &check.policy.name,
+                        limit: check.policy.rate.limit,
+                        period_s: check.policy.period_s(),
+                        decision,
+                    };
+                }
                 let slot = slots.get(&check.key).copied().unwrap_or_default();
                 let retry_after = match slot.local.step(check.policy.cost, now) {
                     lease::Step::Deny(wait) => Some(wait),
