@@ -258,7 +258,7 @@ fn one_request_instances_ask_for_one_unit_and_return_what_a_refusal_fetched() {
 fn approximate_run(propagation_ms: u64) -> (usize, usize) {
     let policies = r#"{"approx":{"limit":600,"period_s":60,"key":["global"],"mode":"approximate"}}"#;
     let (_, ports) = setup(&doc(policies, "", r#"["approx"]"#));
-    ports.clock.set(1_800_000_000_000 - 1_800_000_000_000 % 60_000);
+    ports.clock.set(1_800_000_000_000); // a window start (a multiple of 60 000)
     ports.counters.propagation_ms.set(propagation_ms);
     let instances: Vec<Gateway> = (0..4).map(|_| Gateway::new()).collect();
     let mut admitted = 0;
