@@ -6,6 +6,10 @@
 // without internals in the body.
 import Gateway from "./build/index.js";
 
+// The Durable Object class of exact rate limits (edge-gateway/workers/src/limiter.rs), bound as
+// RATE_LIMITER in wrangler.toml.
+export { RateLimiter } from "./build/index.js";
+
 const PROBLEM = {
   type: "urn:edge-gateway:problem:internal-error",
   title: "Internal Server Error",

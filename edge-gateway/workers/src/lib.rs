@@ -2,7 +2,8 @@
 //!
 //! This is the only crate that names `worker`. It turns the runtime's `Request` into the core's
 //! `http::Request` without touching the body stream, implements the core's ports over Workers
-//! facilities (KV binding `ROUTES`, `fetch`, `Date.now`, `crypto.getRandomValues`, `console`),
+//! facilities (KV binding `ROUTES`, the `RateLimiter` Durable Objects of exact rate limits,
+//! `fetch`, `Date.now`, `crypto.getRandomValues`, `console`),
 //! and turns the core's response back into a runtime `Response`. Bodies stay JavaScript
 //! `ReadableStream`s end to end: they never cross into wasm memory.
 //!
@@ -13,6 +14,7 @@
 mod cache;
 mod convert;
 mod headers;
+mod limiter;
 mod ports;
 mod webcrypto;
 
@@ -21,6 +23,7 @@ use std::rc::Rc;
 use edge_gateway_core::Gateway;
 use worker::{Context, Env, event, web_sys};
 
+pub use crate::limiter::RateLimiter;
 use crate::ports::WorkersPorts;
 
 thread_local! {

@@ -1,6 +1,7 @@
 //! The core's ports over Workers facilities.
 //!
-//! KV is the `ROUTES` binding (routes, API keys, shared key sets); outbound HTTP is the
+//! KV is the `ROUTES` binding (routes, API keys, shared key sets); exact rate-limit counters are
+//! the `RATE_LIMITER` Durable Objects ([`crate::limiter`]); outbound HTTP is the
 //! runtime's `fetch`, raced against a timer and aborted when the response head is late. Workers' `fetch` has no separate connect
 //! timeout, so the response timeout bounds the whole attempt.
 
@@ -20,6 +21,7 @@ use worker::{Context, Delay, Env, web_sys};
 use crate::cache::DefaultCache;
 use crate::convert;
 use crate::headers::to_header_map;
+use crate::limiter::WorkersCounters;
 use crate::webcrypto::WebCryptoVerifier;
 
 /// The KV namespace binding that holds the routes.
@@ -41,6 +43,7 @@ pub(crate) struct WorkersPorts {
     upstream: Fetch,
     documents: Documents,
     cache: DefaultCache,
+    counters: WorkersCounters,
     clock: JsClock,
     entropy: WebCrypto,
     log: Console,
@@ -49,6 +52,7 @@ pub(crate) struct WorkersPorts {
 impl WorkersPorts {
     pub(crate) fn new(env: Env, ctx: Rc<Context>) -> WorkersPorts {
         WorkersPorts {
+            counters: WorkersCounters::new(env.clone()),
             kv: RoutesKv(env),
             upstream: Fetch,
             documents: Documents,
@@ -67,7 +71,7 @@ impl Ports for WorkersPorts {
     type Fetch = Documents;
     type Crypto = WebCryptoVerifier;
     type Cache = DefaultCache;
-    type Counters = edge_gateway_core::ports::NoCounters;
+    type Counters = WorkersCounters;
     type Clock = JsClock;
     type Entropy = WebCrypto;
     type Log = Console;
@@ -84,8 +88,8 @@ impl Ports for WorkersPorts {
     fn crypto(&self) -> &WebCryptoVerifier {
         &WebCryptoVerifier
     }
-    fn counters(&self) -> &edge_gateway_core::ports::NoCounters {
-        &edge_gateway_core::ports::NoCounters
+    fn counters(&self) -> &WorkersCounters {
+        &self.counters
     }
     fn cache(&self) -> &DefaultCache {
         &self.cache
