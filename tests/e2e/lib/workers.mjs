@@ -36,3 +36,57 @@ export async function startWorkers() {
     close: () => mf.dispose(),
   };
 }
+
+const gatewayScript = {
+  scriptPath: path.join(workerDir, "entry.mjs"),
+  modules: true,
+  modulesRoot: workerDir,
+  modulesRules: [
+    { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
+    { type: "CompiledWasm", include: ["**/*.wasm"] },
+  ],
+  compatibilityDate: "2026-04-01",
+};
+
+/**
+ * Several gateway Workers (the same built script) in one Miniflare, each its own isolate, as
+ * separate edge locations. They share one routes KV namespace and one `RateLimiter` Durable
+ * Object class, hosted by a further worker named `limiter`: the gateway itself, or `limiter`
+ * (a JavaScript module's source) standing in for it, e.g. one that throws. `unbound` names
+ * edges started without a `RATE_LIMITER` binding at all.
+ *
+ * Returns `edges[name].fetch(path, init)` (straight to that isolate), `put(key, value)` into the
+ * routes KV, `limiterStats(key)` (the object's `GET /stats` for a counter key) and `close()`.
+ */
+export async function startEdges({ names = ["edge-a", "edge-b", "edge-c"], limiter, unbound = [] } = {}) {
+  const shared = { ...gatewayScript, kvNamespaces: { ROUTES: "routes" } };
+  const bound = { RATE_LIMITER: { className: "RateLimiter", scriptName: "limiter" } };
+  const workers = [
+    ...names.map((name) => ({ ...shared, name, durableObjects: bound })),
+    ...unbound.map((name) => ({ ...shared, name })),
+    limiter
+      ? { name: "limiter", modules: true, script: limiter, compatibilityDate: "2026-04-01",
+          durableObjects: { RATE_LIMITER: { className: "RateLimiter", useSQLite: true } } }
+      : { ...shared, name: "limiter", durableObjects: { RATE_LIMITER: { className: "RateLimiter", useSQLite: true } } },
+  ];
+  const mf = new Miniflare({ workers, port: 0, host: "127.0.0.1" });
+  await mf.ready;
+  const kv = await mf.getKVNamespace("ROUTES", names[0] ?? unbound[0]);
+  const namespace = await mf.getDurableObjectNamespace("RATE_LIMITER", "limiter");
+  const edges = {};
+  for (const name of [...names, ...unbound]) {
+    const worker = await mf.getWorker(name);
+    edges[name] = { name, fetch: (p, init) => worker.fetch(`http://gateway.test${p}`, { redirect: "manual", ...init }) };
+  }
+  return {
+    edges,
+    put: (key, value) => kv.put(key, value),
+    limiterStats: async (key) => {
+      const response = await namespace.get(namespace.idFromName(key)).fetch("http://limiter/stats");
+      if (response.status !== 200) throw new Error(`stats of ${key}: ${response.status} ${await response.text()}`);
+      return response.json();
+    },
+    limiterFetch: (key, p, init) => namespace.get(namespace.idFromName(key)).fetch(`http://limiter${p}`, init),
+    close: () => mf.dispose(),
+  };
+}

@@ -1,0 +1,294 @@
+// Exact rate limits on workerd (issue 12): three gateway Workers in one Miniflare, each its own
+// isolate acting as a separate edge location, all bound to the same `RateLimiter` Durable
+// Object class (edge-gateway/workers/src/limiter.rs), in front of the demo origin.
+//
+// Rows: concurrent load over one window from the three isolates with demand above the limit
+// (admitted ≤ limit, ≥ 99% of it); the RateLimit fields on admitted and refused answers; a
+// request refused by one policy charges no other; shadow policies never refuse and are not
+// listed; a counter that throws, is slower than the deadline or is not bound at all (fail_open
+// admits, fail_closed answers 503); and the object's own count of calls per admitted request
+// at steady state below half the limit.
+//
+//   E2E_RUNTIMES=workerd node --test --test-concurrency=1 tests/e2e/ratelimit.test.mjs
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+
+import { startOrigin } from "./lib/origin.mjs";
+import { startEdges } from "./lib/workers.mjs";
+
+const selected = (process.env.E2E_RUNTIMES ?? "workerd,spin").split(",").map((s) => s.trim());
+const PERIOD_MS = 60_000;
+
+/** The routes document; `policies` and `settings` replace or add to the defaults. */
+function routes(originUrl, { settings = {}, policies = {}, extra = [] } = {}) {
+  const limited = (id, rate_limit) => ({ id, path: `/${id}`, pool: "direct", rate_limit });
+  return {
+    settings: { config_ttl_ms: 1000, rate_limit_deadline_ms: 1000, legacy_rate_limit_headers: true, ...settings },
+    regions: [{ name: "direct", shield: originUrl, lat: 0, lon: 0 }],
+    pools: { direct: { regions: ["direct"] } },
+    rate_limits: {
+      "per-tenant": { limit: 50, period_s: 60, key: ["global"], mode: "exact", on_store_error: "fail_closed" },
+      shadowed: { limit: 2, period_s: 60, key: ["route"], shadow: true },
+      open: { limit: 5, period_s: 60, key: ["route"], on_store_error: "fail_open" },
+      roomy: { limit: 1000, period_s: 60, key: ["route"] },
+      outer: { limit: 30, period_s: 60, key: ["global"], mode: "exact" },
+      inner: { limit: 3, period_s: 60, key: ["route"], mode: "exact" },
+      steady: { limit: 100000, period_s: 60, key: ["route"], mode: "exact" },
+      ...policies,
+    },
+    routes: [
+      { id: "ready", path: "/ready", pool: "direct" },
+      limited("limited", ["per-tenant"]),
+      limited("shadow", ["roomy", "shadowed"]),
+      limited("open", ["open"]),
+      limited("pair", ["outer", "inner"]),
+      limited("solo", ["outer"]),
+      limited("steady", ["steady"]),
+      ...extra,
+    ],
+  };
+}
+
+async function publish(world, doc, probe = "/ready") {
+  const id = `rl-${Date.now()}`;
+  await world.put(`routes/versions/${id}`, JSON.stringify(doc));
+  await world.put("routes/current", id);
+  await world.put("routes/last-good", id);
+  for (const edge of Object.values(world.edges)) {
+    const deadline = Date.now() + 5000;
+    while ((await drain(await edge.fetch(probe))).status !== 200 && Date.now() < deadline) await sleep(100);
+  }
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const drain = async (response) => ({ status: response.status, headers: response.headers, body: await response.text() });
+
+/** Waits for the next window when fewer than `ms` are left in this one (sliding windows are
+ * aligned to the period: a burst must not straddle two). */
+async function withinOneWindow(ms) {
+  const left = PERIOD_MS - (Date.now() % PERIOD_MS);
+  if (left < ms) await sleep(left + 50);
+}
+
+/** `"name";a=1;b=2, …` → { name: { a: 1, b: 2 } }. */
+function sfList(value) {
+  const out = {};
+  for (const member of (value ?? "").split(",").map((m) => m.trim()).filter(Boolean)) {
+    const [name, ...params] = member.split(";");
+    out[JSON.parse(name)] = Object.fromEntries(params.map((p) => p.split("=")).map(([k, v]) => [k, Number(v)]));
+  }
+  return out;
+}
+
+/** The RateLimit fields of one answer are well formed for `name` (limit `q`, window `w`). */
+function assertFields(answer, name, { q, w }) {
+  const policy = sfList(answer.headers.get("ratelimit-policy"));
+  const state = sfList(answer.headers.get("ratelimit"));
+  assert.deepEqual(policy[name], { q, w }, `RateLimit-Policy: ${answer.headers.get("ratelimit-policy")}`);
+  const { r, t } = state[name] ?? {};
+  assert.ok(Number.isInteger(r) && r >= 0 && r < q, `RateLimit r: ${answer.headers.get("ratelimit")}`);
+  assert.ok(Number.isInteger(t) && t >= 1 && t <= w, `RateLimit t: ${answer.headers.get("ratelimit")}`);
+  return { r, t };
+}
+
+function assertRefused(answer, name, limits) {
+  assert.equal(answer.status, 429, answer.body.slice(0, 300));
+  assert.equal(answer.headers.get("content-type"), "application/problem+json");
+  assert.equal(JSON.parse(answer.body).type, "urn:edge-gateway:problem:rate-limited");
+  const retry = Number(answer.headers.get("retry-after"));
+  // A sliding window can ask for more than a period: the previous window must slide out.
+  assert.ok(Number.isInteger(retry) && retry >= 1 && retry <= 2 * limits.w, `Retry-After: ${answer.headers.get("retry-after")}`);
+  const { r } = assertFields(answer, name, limits);
+  assert.equal(r, 0, "a refused answer has nothing remaining");
+}
+
+/** `total` requests to `path`, spread over `edges`, `perEdge` in flight on each. */
+async function load(edges, path, { total, perEdge }) {
+  const answers = [];
+  let sent = 0;
+  const lane = async (edge) => {
+    while (sent < total) {
+      sent += 1;
+      answers.push({ edge: edge.name, ...(await drain(await edge.fetch(path))) });
+    }
+  };
+  await Promise.all(edges.flatMap((edge) => Array.from({ length: perEdge }, () => lane(edge))));
+  return answers;
+}
+
+const count = (answers, status) => answers.filter((a) => a.status === status).length;
+
+describe("exact rate limits on workerd (three isolates, one RateLimiter class)", { skip: !selected.includes("workerd") }, () => {
+  const world = {};
+  before(async () => {
+    world.origin = await startOrigin({ name: "rl-origin" });
+    Object.assign(world, await startEdges());
+    await publish(world, routes(world.origin.url));
+  });
+  after(async () => {
+    await world.close?.();
+    await world.origin?.close();
+  });
+
+  it("admits exactly the limit under concurrent load from three isolates (≤ limit, ≥ 99% of it)", async () => {
+    await withinOneWindow(8000);
+    const edges = Object.values(world.edges);
+    const answers = await load(edges, "/limited", { total: 150, perEdge: 6 });
+    world.burst = answers;
+    const admitted = count(answers, 200), refused = count(answers, 429);
+    const stats = await world.limiterStats("per-tenant|global");
+    const perEdge = edges.map((e) => `${e.name}=${answers.filter((a) => a.edge === e.name && a.status === 200).length}`);
+    console.log(`e2e ratelimit: per-tenant admitted ${admitted}/50 of 150 (refused ${refused}), object calls ${stats.calls}; ` +
+      `admitted per isolate ${perEdge.join(" ")}; object record ${JSON.stringify(stats.record)}`);
+    assert.equal(admitted + refused, 150, `every answer is 200 or 429: ${[...new Set(answers.map((a) => a.status))]}`);
+    assert.ok(admitted <= 50, `over-admission: ${admitted} > 50`);
+    assert.ok(admitted >= 0.99 * 50, `under-admission: ${admitted} < 99% of 50 (the object charged ${JSON.stringify(stats.record.state)})`);
+  });
+
+  it("gives admitted and refused answers of that load consistent RateLimit fields", () => {
+    const limits = { q: 50, w: 60 };
+    assert.ok(world.burst?.some((a) => a.status === 200) && world.burst.some((a) => a.status === 429));
+    for (const answer of world.burst) {
+      if (answer.status === 200) {
+        const { r, t } = assertFields(answer, "per-tenant", limits);
+        assert.equal(answer.headers.get("x-ratelimit-limit"), "50");
+        assert.equal(answer.headers.get("x-ratelimit-remaining"), String(r));
+        assert.equal(answer.headers.get("x-ratelimit-reset"), String(t));
+        assert.equal(answer.headers.get("retry-after"), null);
+      } else {
+        assertRefused(answer, "per-tenant", limits);
+        assert.equal(answer.headers.get("x-ratelimit-limit"), "50");
+        assert.equal(answer.headers.get("x-ratelimit-remaining"), "0");
+      }
+    }
+  });
+
+  it("charges a request refused by one policy to no other (remaining counts on where it left off)", async () => {
+    await withinOneWindow(5000);
+    const edge = world.edges["edge-a"];
+    const remaining = [];
+    for (let i = 0; i < 3; i++) {
+      const answer = await drain(await edge.fetch("/pair"));
+      assert.equal(answer.status, 200, answer.body.slice(0, 300));
+      remaining.push(assertFields(answer, "outer", { q: 30, w: 60 }).r);
+      assertFields(answer, "inner", { q: 3, w: 60 });
+    }
+    assert.deepEqual(remaining, [29, 28, 27], "each admitted request charged once to outer");
+    const before = await world.limiterStats("outer|global");
+    for (let i = 0; i < 20; i++) {
+      const answer = await drain(await edge.fetch("/pair"));
+      assertRefused(answer, "inner", { q: 3, w: 60 });
+    }
+    const afterRefusals = await world.limiterStats("outer|global");
+    assert.deepEqual(afterRefusals.record.state, before.record.state, "refusals by inner left outer's counter as it was");
+    // The 20 refusals cost outer nothing: /solo (outer alone) gets the 27 left, from any isolate.
+    let admitted = 0;
+    for (let i = 0; i < 40; i++) {
+      const answer = await drain(await world.edges[["edge-a", "edge-b", "edge-c"][i % 3]].fetch("/solo"));
+      if (answer.status === 200) admitted += 1;
+      else assertRefused(answer, "outer", { q: 30, w: 60 });
+    }
+    assert.equal(admitted, 27, "outer admits what the 3 admitted requests left, nothing was charged for the 20 refused");
+  });
+
+  it("never refuses for a shadow policy, and does not list it in the fields", async () => {
+    for (let i = 0; i < 8; i++) {
+      const answer = await drain(await world.edges["edge-b"].fetch("/shadow"));
+      assert.equal(answer.status, 200, answer.body.slice(0, 300));
+      assertFields(answer, "roomy", { q: 1000, w: 60 });
+      assert.ok(!/shadowed/.test(answer.headers.get("ratelimit-policy") + answer.headers.get("ratelimit")));
+    }
+    const shadow = await world.limiterStats("shadowed|route=shadow");
+    assert.ok(shadow.calls >= 1, "the shadow policy is counted");
+  });
+
+  it("limits a fail_open policy like any other while its counter answers", async () => {
+    const answers = await load([world.edges["edge-c"]], "/open", { total: 8, perEdge: 1 });
+    assert.equal(count(answers, 200), 5);
+    for (const answer of answers.filter((a) => a.status !== 200)) assertRefused(answer, "open", { q: 5, w: 60 });
+  });
+
+  it("asks the object at most 0.1 times per admitted request at steady state below half the limit", async () => {
+    const edges = Object.values(world.edges);
+    const answers = await load(edges, "/steady", { total: 1500, perEdge: 4 });
+    assert.equal(count(answers, 200), 1500);
+    const { calls } = await world.limiterStats("steady|route=steady");
+    console.log(`e2e ratelimit: steady ${calls} object calls for 1500 admitted requests = ${(calls / 1500).toFixed(3)} per request`);
+    assert.ok(calls / 1500 <= 0.1, `${calls} calls for 1500 requests`);
+  });
+
+  it("answers the object's own wire: stats, a malformed call, an unknown path", async () => {
+    const bad = await world.limiterFetch("per-tenant|global", "/lease", { method: "POST", body: "{not json" });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.headers.get("content-type"), "application/problem+json");
+    assert.equal((await bad.json()).type, "urn:edge-gateway:problem:bad-request");
+    const missing = await world.limiterFetch("per-tenant|global", "/nope");
+    assert.equal(missing.status, 404);
+    await missing.text();
+    const stats = await world.limiterStats("per-tenant|global");
+    assert.ok(Number.isInteger(stats.calls) && stats.calls >= 1, JSON.stringify(stats));
+  });
+});
+
+// A stand-in for the object that never grants: it throws for policies with an even limit and
+// answers after 2 s (far past the 200 ms deadline) for odd ones.
+const FAULTY_LIMITER = `
+export class RateLimiter {
+  async fetch(request) {
+    const call = await request.json();
+    if (call.rate.limit % 2 === 1) {
+      await new Promise((r) => setTimeout(r, 2000));
+      return new Response("{}", { headers: { "content-type": "application/json" } });
+    }
+    throw new Error("rate limiter down");
+  }
+}
+export default { fetch: () => new Response("limiter") };
+`;
+
+describe("rate limits when the counter fails (workerd)", { skip: !selected.includes("workerd") }, () => {
+  const world = {};
+  before(async () => {
+    world.origin = await startOrigin({ name: "rl-faulty-origin" });
+    Object.assign(world, await startEdges({ names: ["faulty"], limiter: FAULTY_LIMITER, unbound: ["unbound"] }));
+    const doc = routes(world.origin.url, {
+      settings: { rate_limit_deadline_ms: 200 },
+      policies: {
+        "open-throws": { limit: 6, period_s: 60, key: ["route"], on_store_error: "fail_open" },
+        "closed-throws": { limit: 50, period_s: 60, key: ["global"], on_store_error: "fail_closed" },
+        "open-slow": { limit: 5, period_s: 60, key: ["route"], on_store_error: "fail_open" },
+        "closed-slow": { limit: 51, period_s: 60, key: ["global"], on_store_error: "fail_closed" },
+      },
+      extra: ["open-throws", "closed-throws", "open-slow", "closed-slow"].map((id) => ({ id, path: `/${id}`, pool: "direct", rate_limit: [id] })),
+    });
+    await publish(world, doc);
+  });
+  after(async () => {
+    await world.close?.();
+    await world.origin?.close();
+  });
+
+  const rows = [
+    { edge: "faulty", path: "/open-throws", status: 200, why: "fail_open admits when the object throws" },
+    { edge: "faulty", path: "/closed-throws", status: 503, why: "fail_closed refuses when the object throws" },
+    { edge: "faulty", path: "/open-slow", status: 200, why: "fail_open admits when the object misses the deadline" },
+    { edge: "faulty", path: "/closed-slow", status: 503, why: "fail_closed refuses when the object misses the deadline" },
+    { edge: "unbound", path: "/open-throws", status: 200, why: "fail_open admits without a RATE_LIMITER binding" },
+    { edge: "unbound", path: "/closed-throws", status: 503, why: "fail_closed refuses without a RATE_LIMITER binding" },
+  ];
+  for (const row of rows) {
+    it(`${row.why} (${row.edge} ${row.path} → ${row.status})`, async () => {
+      const started = Date.now();
+      const answer = await drain(await world.edges[row.edge].fetch(row.path));
+      const took = Date.now() - started;
+      assert.equal(answer.status, row.status, answer.body.slice(0, 300));
+      assert.ok(took < 1500, `answered after ${took} ms: the 200 ms deadline bounds the wait`);
+      if (row.status === 503) {
+        assert.equal(answer.headers.get("content-type"), "application/problem+json");
+        assert.equal(JSON.parse(answer.body).type, "urn:edge-gateway:problem:rate-limit-unavailable");
+      } else {
+        assert.equal(JSON.parse(answer.body).path, row.path, "the origin answered");
+      }
+    });
+  }
+});
