@@ -5,7 +5,8 @@
 //! file written by the project's scripts for `spin up` is read the same way here. Every
 //! operation takes the lock once, so `increment` and `swap` are atomic with respect to each
 //! other and to plain writes. Counters are stored as 8 bytes of little-endian `i64`, as Spin's
-//! SQLite store does.
+//! SQLite store does; compare-and-swap compares values and writes unconditionally after reading
+//! an absent key, as Spin's does (see [`Snapshot`]).
 
 mod sqlite;
 
@@ -34,21 +35,16 @@ impl std::fmt::Display for KvError {
     }
 }
 
-/// One stored value and the version it was written at.
-#[derive(Debug, Clone)]
-struct Entry {
-    value: Vec<u8>,
-    version: u64,
-}
-
 #[derive(Debug, Default)]
 struct Memory {
-    stores: HashMap<String, BTreeMap<String, Entry>>,
-    /// Every write gets a fresh version, so a compare-and-swap sees any write in between.
-    next_version: u64,
+    stores: HashMap<String, BTreeMap<String, Vec<u8>>>,
 }
 
-/// A snapshot for compare-and-swap: the key, and the version seen (`None`: absent).
+/// A compare-and-swap in progress, as Spin's SQLite store keeps it
+/// (`crates/key-value-spin/src/store.rs`, `CompareAndSwap`): the key, and the value the last
+/// `current()` read. Opening one reads nothing; a swap compares the stored value with the one
+/// read, and when none was read (the key was absent, or `current()` was never called) it writes
+/// unconditionally, as Spin does: two instances that both read "absent" both succeed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[allow(unreachable_pub)] // `pub` because `bindgen!` re-exports it as the `cas` resource
 pub struct Snapshot {
@@ -56,10 +52,8 @@ pub struct Snapshot {
     pub(crate) store: String,
     /// The key.
     pub(crate) key: String,
-    /// The value seen.
+    /// The value the last `current()` read (`None`: absent, or not read).
     pub(crate) value: Option<Vec<u8>>,
-    /// The in-memory version seen; SQLite compares the value instead, as Spin does.
-    version: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -91,12 +85,10 @@ fn counter(value: Option<&[u8]>) -> Result<i64, KvError> {
 
 impl Memory {
     fn write(&mut self, store: &str, key: &str, value: Vec<u8>) {
-        self.next_version += 1;
-        let version = self.next_version;
-        self.stores.entry(store.to_owned()).or_default().insert(key.to_owned(), Entry { value, version });
+        self.stores.entry(store.to_owned()).or_default().insert(key.to_owned(), value);
     }
 
-    fn entry(&self, store: &str, key: &str) -> Option<&Entry> {
+    fn entry(&self, store: &str, key: &str) -> Option<&Vec<u8>> {
         self.stores.get(store)?.get(key)
     }
 }
@@ -110,7 +102,7 @@ impl KvStores {
     /// The value under `key`.
     pub(crate) fn get(&self, store: &str, key: &str) -> Result<Option<Vec<u8>>, KvError> {
         match &*self.0 {
-            Backend::Memory(m) => Ok(lock(m).entry(store, key).map(|e| e.value.clone())),
+            Backend::Memory(m) => Ok(lock(m).entry(store, key).cloned()),
             Backend::Sqlite(c) => sqlite::get(&lock(c), store, key),
         }
     }
@@ -149,7 +141,7 @@ impl KvStores {
         match &*self.0 {
             Backend::Memory(m) => {
                 let mut memory = lock(m);
-                let current = counter(memory.entry(store, key).map(|e| e.value.as_slice()))?;
+                let current = counter(memory.entry(store, key).map(Vec::as_slice))?;
                 let next = current.checked_add(delta).ok_or(KvError::Overflow)?;
                 memory.write(store, key, next.to_le_bytes().to_vec());
                 Ok(next)
@@ -158,34 +150,32 @@ impl KvStores {
         }
     }
 
-    /// Reads `key` for a later [`KvStores::swap`].
-    pub(crate) fn snapshot(&self, store: &str, key: &str) -> Result<Snapshot, KvError> {
-        let (value, version) = match &*self.0 {
-            Backend::Memory(m) => {
-                let memory = lock(m);
-                let entry = memory.entry(store, key);
-                (entry.map(|e| e.value.clone()), entry.map(|e| e.version))
-            }
-            Backend::Sqlite(c) => (sqlite::get(&lock(c), store, key)?, None),
-        };
-        Ok(Snapshot { store: store.to_owned(), key: key.to_owned(), value, version })
+    /// Starts a compare-and-swap of `key` (reads nothing yet).
+    pub(crate) fn cas(&self, store: &str, key: &str) -> Snapshot {
+        Snapshot { store: store.to_owned(), key: key.to_owned(), value: None }
     }
 
-    /// Writes `value` if the key is unchanged since `snapshot`; otherwise returns a fresh snapshot.
-    pub(crate) fn swap(&self, snapshot: &Snapshot, value: Vec<u8>) -> Result<Result<(), Snapshot>, KvError> {
-        let swapped = match &*self.0 {
+    /// Reads the key for `snapshot`'s swap, and remembers what it read.
+    pub(crate) fn current(&self, snapshot: &mut Snapshot) -> Result<Option<Vec<u8>>, KvError> {
+        snapshot.value = self.get(&snapshot.store, &snapshot.key)?;
+        Ok(snapshot.value.clone())
+    }
+
+    /// Writes `value` if the stored value still equals the one `snapshot` read, or at once if it
+    /// read none (Spin's upsert); false when the value changed in between.
+    pub(crate) fn swap(&self, snapshot: &Snapshot, value: Vec<u8>) -> Result<bool, KvError> {
+        match &*self.0 {
             Backend::Memory(m) => {
                 let mut memory = lock(m);
-                let current = memory.entry(&snapshot.store, &snapshot.key).map(|e| e.version);
-                let unchanged = current == snapshot.version;
-                if unchanged {
+                let current = memory.entry(&snapshot.store, &snapshot.key);
+                let swapped = snapshot.value.is_none() || current == snapshot.value.as_ref();
+                if swapped {
                     memory.write(&snapshot.store, &snapshot.key, value);
                 }
-                unchanged
+                Ok(swapped)
             }
-            Backend::Sqlite(c) => sqlite::swap(&mut lock(c), snapshot, &value)?,
-        };
-        if swapped { Ok(Ok(())) } else { Ok(Err(self.snapshot(&snapshot.store, &snapshot.key)?)) }
+            Backend::Sqlite(c) => sqlite::swap(&mut lock(c), snapshot, &value),
+        }
     }
 }
 
@@ -275,14 +265,97 @@ mod tests {
     #[test]
     fn swap_fails_after_a_write_in_between() {
         for (name, kv, _dir) in backends() {
-            let first = kv.snapshot("s", "k").unwrap();
-            assert_eq!(first.value, None, "{name}");
-            let second = kv.snapshot("s", "k").unwrap();
-            assert_eq!(kv.swap(&first, b"a".to_vec()), Ok(Ok(())), "{name}");
-            let fresh = kv.swap(&second, b"b".to_vec()).unwrap().unwrap_err();
-            assert_eq!(fresh.value, Some(b"a".to_vec()), "{name}");
-            assert_eq!(kv.swap(&fresh, b"b".to_vec()), Ok(Ok(())), "{name}");
+            kv.set("s", "k", b"a".to_vec()).unwrap();
+            let mut first = kv.cas("s", "k");
+            assert_eq!(kv.current(&mut first), Ok(Some(b"a".to_vec())), "{name}");
+            let mut second = kv.cas("s", "k");
+            kv.current(&mut second).unwrap();
+            assert_eq!(kv.swap(&first, b"b".to_vec()), Ok(true), "{name}");
+            assert_eq!(kv.swap(&second, b"c".to_vec()), Ok(false), "{name}: a write came in between");
             assert_eq!(kv.get("s", "k"), Ok(Some(b"b".to_vec())), "{name}");
+            assert_eq!(kv.current(&mut second), Ok(Some(b"b".to_vec())), "{name}");
+            assert_eq!(kv.swap(&second, b"c".to_vec()), Ok(true), "{name}");
+            assert_eq!(kv.get("s", "k"), Ok(Some(b"c".to_vec())), "{name}");
+        }
+    }
+
+    /// Spin's `swap` after reading an absent key is an upsert (`crates/key-value-spin/src/store.rs`):
+    /// it succeeds even when another instance created the key in between, overwriting it. The
+    /// gateway's counters depend on knowing this (they create a record from one instance only).
+    #[test]
+    fn swap_on_an_absent_key_writes_unconditionally_as_spin_does() {
+        for (name, kv, _dir) in backends() {
+            let mut first = kv.cas("s", "new");
+            let mut second = kv.cas("s", "new");
+            assert_eq!(kv.current(&mut first), Ok(None), "{name}");
+            assert_eq!(kv.current(&mut second), Ok(None), "{name}");
+            assert_eq!(kv.swap(&first, b"first".to_vec()), Ok(true), "{name}");
+            assert_eq!(
+                kv.swap(&second, b"second".to_vec()),
+                Ok(true),
+                "{name}: no conflict on an absent key"
+            );
+            assert_eq!(kv.get("s", "new"), Ok(Some(b"second".to_vec())), "{name}");
+            // A swap without `current()` compares nothing either.
+            assert_eq!(kv.swap(&kv.cas("s", "new"), b"blind".to_vec()), Ok(true), "{name}");
+            assert_eq!(kv.get("s", "new"), Ok(Some(b"blind".to_vec())), "{name}");
+        }
+    }
+
+    /// A deleted key fails the swap of an instance that read it (Spin's `UPDATE` finds no row).
+    #[test]
+    fn swap_after_a_delete_fails() {
+        for (name, kv, _dir) in backends() {
+            kv.set("s", "k", b"a".to_vec()).unwrap();
+            let mut cas = kv.cas("s", "k");
+            kv.current(&mut cas).unwrap();
+            kv.delete("s", "k").unwrap();
+            assert_eq!(kv.swap(&cas, b"b".to_vec()), Ok(false), "{name}");
+            assert_eq!(kv.get("s", "k"), Ok(None), "{name}");
+        }
+    }
+
+    /// Values of any bytes round-trip through a swap, including ones that look like counters.
+    #[test]
+    fn swapped_values_round_trip() {
+        for (name, kv, _dir) in backends() {
+            for value in [b"{\"calls\":1}".to_vec(), vec![0; 8], vec![0xff, 0, 0x80], Vec::new()] {
+                let mut cas = kv.cas("s", "v");
+                kv.current(&mut cas).unwrap();
+                assert_eq!(kv.swap(&cas, value.clone()), Ok(true), "{name}");
+                assert_eq!(kv.get("s", "v"), Ok(Some(value)), "{name}");
+            }
+        }
+    }
+
+    /// Many threads each adding one through read-swap-retry lose no update once the key exists.
+    #[test]
+    fn concurrent_swaps_lose_no_update() {
+        for (name, kv, _dir) in backends() {
+            kv.set("s", "n", b"0".to_vec()).unwrap();
+            let threads: Vec<_> = (0..4)
+                .map(|_| {
+                    let kv = kv.clone();
+                    std::thread::spawn(move || {
+                        for _ in 0..100 {
+                            let mut cas = kv.cas("s", "n");
+                            loop {
+                                let n: u64 = String::from_utf8(kv.current(&mut cas).unwrap().unwrap())
+                                    .unwrap()
+                                    .parse()
+                                    .unwrap();
+                                if kv.swap(&cas, (n + 1).to_string().into_bytes()).unwrap() {
+                                    break;
+                                }
+                            }
+                        }
+                    })
+                })
+                .collect();
+            for thread in threads {
+                thread.join().unwrap();
+            }
+            assert_eq!(kv.get("s", "n"), Ok(Some(b"400".to_vec())), "{name}");
         }
     }
 

@@ -48,7 +48,14 @@ pub(crate) struct KvView<'a> {
     pub(crate) table: &'a mut ResourceTable,
     /// The request's KV state.
     pub(crate) ctx: &'a KvCtx,
+    /// Compare-and-swap handles the instance holds in Spin's count (see [`CAS_CAPACITY`]).
+    pub(crate) cas_handles: &'a mut u32,
 }
+
+/// Spin's table of compare-and-swap handles per instance holds 256 (`DEFAULT_STORE_TABLE_CAPACITY`
+/// in `crates/factor-key-value/src/host.rs`); a handle leaves it when dropped, but not when
+/// consumed by `swap` (Spin's `swap` never removes it), so every swap uses one up for good.
+pub(crate) const CAS_CAPACITY: u32 = 256;
 
 /// Marker for the [`HasData`] projection of the KV host functions.
 pub(crate) struct KvHost;
@@ -210,20 +217,29 @@ impl atomics::Host for KvView<'_> {
         self.ctx.stores.increment(&self.bucket(&bucket)?, &key, delta).map_err(counter_error)
     }
 
+    /// As Spin's `swap` (`crates/factor-key-value/src/host.rs`): on a conflict, a fresh handle
+    /// whose `current()` has already been read.
     fn swap(&mut self, cas: Resource<Snapshot>, value: Vec<u8>) -> Result<(), atomics::CasError> {
-        let store_error = |e: wasmtime::component::ResourceTableError| {
-            atomics::CasError::StoreError(wasi_kv::Error::Other(e.to_string()))
-        };
-        let snapshot = self.table.delete(cas).map_err(store_error)?;
-        match self
-            .ctx
-            .stores
-            .swap(&snapshot, value)
-            .map_err(|e| atomics::CasError::StoreError(kv_error(e)))?
-        {
-            Ok(()) => Ok(()),
-            Err(fresh) => Err(atomics::CasError::CasFailed(self.table.push(fresh).map_err(store_error)?)),
+        let store_error = |e: wasi_kv::Error| atomics::CasError::StoreError(e);
+        let snapshot =
+            self.table.delete(cas).map_err(|e| store_error(wasi_kv::Error::Other(e.to_string())))?;
+        if self.ctx.stores.swap(&snapshot, value).map_err(|e| store_error(kv_error(e)))? {
+            return Ok(());
         }
+        let mut fresh = self.ctx.stores.cas(&snapshot.store, &snapshot.key);
+        self.ctx.stores.current(&mut fresh).map_err(|e| store_error(kv_error(e)))?;
+        Err(atomics::CasError::CasFailed(self.push_cas(fresh).map_err(store_error)?))
+    }
+}
+
+impl KvView<'_> {
+    fn push_cas(&mut self, snapshot: Snapshot) -> Result<Resource<Snapshot>, wasi_kv::Error> {
+        if *self.cas_handles >= CAS_CAPACITY {
+            return Err(wasi_kv::Error::Other("too many compare_and_swaps opened".into()));
+        }
+        let handle = self.table.push(snapshot).map_err(|e| wasi_kv::Error::Other(e.to_string()))?;
+        *self.cas_handles += 1;
+        Ok(handle)
     }
 }
 
@@ -233,16 +249,18 @@ impl atomics::HostCas for KvView<'_> {
         bucket: Resource<OpenStore>,
         key: String,
     ) -> Result<Resource<Snapshot>, wasi_kv::Error> {
-        let snapshot = self.ctx.stores.snapshot(&self.bucket(&bucket)?, &key).map_err(kv_error)?;
-        self.table.push(snapshot).map_err(|e| wasi_kv::Error::Other(e.to_string()))
+        let snapshot = self.ctx.stores.cas(&self.bucket(&bucket)?, &key);
+        self.push_cas(snapshot)
     }
 
     fn current(&mut self, cas: Resource<Snapshot>) -> Result<Option<Vec<u8>>, wasi_kv::Error> {
-        self.table.get(&cas).map(|s| s.value.clone()).map_err(|e| wasi_kv::Error::Other(e.to_string()))
+        let snapshot = self.table.get_mut(&cas).map_err(|e| wasi_kv::Error::Other(e.to_string()))?;
+        self.ctx.stores.current(snapshot).map_err(kv_error)
     }
 
     fn drop(&mut self, cas: Resource<Snapshot>) -> wasmtime::Result<()> {
         self.table.delete(cas)?;
+        *self.cas_handles = self.cas_handles.saturating_sub(1);
         Ok(())
     }
 }
@@ -277,5 +295,84 @@ impl batch::Host for KvView<'_> {
             self.ctx.stores.delete(&label, &key).map_err(kv_error)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use atomics::{Host as _, HostCas as _};
+
+    struct Instance {
+        table: ResourceTable,
+        ctx: KvCtx,
+        cas_handles: u32,
+    }
+
+    impl Instance {
+        fn new(stores: &KvStores) -> Instance {
+            let allowed = Arc::new(vec!["default".to_owned()]);
+            Instance {
+                table: ResourceTable::new(),
+                ctx: KvCtx { stores: stores.clone(), allowed },
+                cas_handles: 0,
+            }
+        }
+
+        fn view(&mut self) -> KvView<'_> {
+            KvView { table: &mut self.table, ctx: &self.ctx, cas_handles: &mut self.cas_handles }
+        }
+    }
+
+    fn bucket(view: &mut KvView<'_>) -> Resource<OpenStore> {
+        wasi_kv::Host::open(view, "default".into()).unwrap()
+    }
+
+    /// Through the WIT functions, as the component calls them: a swap after a concurrent write
+    /// fails with `cas-failed`, whose fresh handle has read the new value; a retry on it wins.
+    #[test]
+    fn a_conflict_returns_a_fresh_handle_that_has_read_the_winner() {
+        let stores = KvStores::default();
+        let mut instance = Instance::new(&stores);
+        let mut view = instance.view();
+        let b = bucket(&mut view);
+        let cas = view.new(Resource::new_borrow(b.rep()), "k".into()).unwrap();
+        assert_eq!(view.current(Resource::new_borrow(cas.rep())).unwrap(), None);
+        view.swap(cas, b"one".to_vec()).unwrap();
+
+        let cas = view.new(Resource::new_borrow(b.rep()), "k".into()).unwrap();
+        assert_eq!(view.current(Resource::new_borrow(cas.rep())).unwrap(), Some(b"one".to_vec()));
+        stores.set("default", "k", b"other".to_vec()).unwrap(); // another instance
+        let Err(atomics::CasError::CasFailed(fresh)) = view.swap(cas, b"two".to_vec()) else {
+            panic!("a swap after a concurrent write must fail with cas-failed");
+        };
+        assert_eq!(view.table.get(&fresh).unwrap().value, Some(b"other".to_vec()), "already read");
+        view.swap(fresh, b"two".to_vec()).unwrap();
+        assert_eq!(stores.get("default", "k"), Ok(Some(b"two".to_vec())));
+    }
+
+    /// Spin's table of CAS handles: 256 per instance, a swapped handle stays counted.
+    #[test]
+    fn cas_handles_are_capped_as_in_spin() {
+        let stores = KvStores::default();
+        let mut instance = Instance::new(&stores);
+        let mut view = instance.view();
+        let b = bucket(&mut view);
+        let first = view.new(Resource::new_borrow(b.rep()), "k".into()).unwrap();
+        view.swap(first, b"x".to_vec()).unwrap();
+        let mut open = Vec::new();
+        for _ in 1..CAS_CAPACITY {
+            open.push(view.new(Resource::new_borrow(b.rep()), "k".into()).unwrap());
+        }
+        let full = view.new(Resource::new_borrow(b.rep()), "k".into());
+        assert!(
+            matches!(&full, Err(wasi_kv::Error::Other(m)) if m == "too many compare_and_swaps opened"),
+            "{full:?}"
+        );
+        atomics::HostCas::drop(&mut view, open.pop().unwrap()).unwrap();
+        assert!(
+            view.new(Resource::new_borrow(b.rep()), "k".into()).is_ok(),
+            "a dropped handle frees its place"
+        );
     }
 }

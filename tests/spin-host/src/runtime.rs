@@ -39,6 +39,7 @@ pub(crate) struct State {
     http: WasiHttpCtx,
     hooks: OutboundPolicy,
     kv: KvCtx,
+    cas_handles: u32,
 }
 
 impl WasiView for State {
@@ -55,7 +56,7 @@ impl WasiHttpView for State {
 
 impl State {
     fn kv(&mut self) -> KvView<'_> {
-        KvView { table: &mut self.table, ctx: &self.kv }
+        KvView { table: &mut self.table, ctx: &self.kv, cas_handles: &mut self.cas_handles }
     }
 }
 
@@ -124,6 +125,7 @@ impl Runtime {
             http: WasiHttpCtx::new(),
             hooks: OutboundPolicy { allowed: self.outbound.clone() },
             kv: self.kv.clone(),
+            cas_handles: 0,
         }
     }
 

@@ -9,7 +9,8 @@
 //! ```
 //!
 //! `store` is the label (`default`). Writes are upserts; `increment` reads and writes in one
-//! transaction; compare-and-swap compares the value, as Spin's does.
+//! transaction; compare-and-swap compares the value (and upserts after reading an absent key),
+//! as Spin's does.
 
 use std::path::Path;
 
@@ -81,13 +82,23 @@ pub(super) fn increment(db: &mut Connection, store: &str, key: &str, delta: i64)
     Ok(next)
 }
 
-/// Writes `value` when the stored value still equals the snapshot's; true when it did.
+/// Spin's `CompareAndSwap::swap` (`crates/key-value-spin/src/store.rs`), statement for
+/// statement: with a value read, `UPDATE ... WHERE value = <read>` and true when one row changed;
+/// with none read, an upsert (so true even when the key was created in between).
 pub(super) fn swap(db: &mut Connection, snapshot: &Snapshot, value: &[u8]) -> Result<bool, KvError> {
-    let tx = db.transaction().map_err(store_error)?;
-    if get(&tx, &snapshot.store, &snapshot.key)? != snapshot.value {
-        return Ok(false);
-    }
-    set(&tx, &snapshot.store, &snapshot.key, value)?;
-    tx.commit().map_err(store_error)?;
-    Ok(true)
+    let changed = match &snapshot.value {
+        Some(old) => db
+            .prepare_cached(
+                "UPDATE spin_key_value SET value = ?4 WHERE store = ?1 AND key = ?2 AND value = ?3",
+            )
+            .and_then(|mut s| s.execute(params![snapshot.store, snapshot.key, old, value]))
+            .map_err(store_error)?,
+        None => {
+            let tx = db.transaction().map_err(store_error)?;
+            set(&tx, &snapshot.store, &snapshot.key, value)?;
+            tx.commit().map_err(store_error)?;
+            1
+        }
+    };
+    Ok(changed == 1)
 }
