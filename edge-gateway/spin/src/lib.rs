@@ -12,6 +12,7 @@
 //! | port | Spin capability |
 //! |---|---|
 //! | key-value | `fermyon:spin/key-value@2.0.0` store `default`, opened once per request |
+//! | rate-limit counters | `wasi:keyvalue@0.2.0-draft2` compare-and-swap in the same store, see [`counters`] |
 //! | upstream | `wasi:http/outgoing-handler` (WASI 0.2), timeouts as `request-options` |
 //! | clock | `std::time::SystemTime` (the host's wall clock) |
 //! | entropy | `wasi:random` |
@@ -39,6 +40,7 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
+mod counters;
 mod message;
 mod pipe;
 mod ports;

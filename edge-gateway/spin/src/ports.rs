@@ -1,5 +1,5 @@
 //! The core's ports over Spin: key-value, clock, entropy and log (outbound HTTP is in
-//! [`crate::upstream`]).
+//! [`crate::upstream`], the rate-limit counters in [`crate::counters`]).
 //!
 //! Nothing here decides anything; each type forwards one call to one Spin or WASI capability.
 
@@ -12,6 +12,7 @@ use edge_gateway_core::ports::{
 };
 use spin_sdk::key_value::Store;
 
+use crate::counters::SpinCounters;
 use crate::message::SpinStream;
 use crate::upstream::{SpinDocuments, SpinUpstream};
 
@@ -109,6 +110,7 @@ impl Log for StderrLog {
 pub(crate) struct SpinPorts {
     kv: SpinKv,
     upstream: SpinUpstream,
+    counters: SpinCounters,
 }
 
 impl SpinPorts {
@@ -117,7 +119,7 @@ impl SpinPorts {
     pub(crate) fn open() -> SpinPorts {
         let store =
             Store::open(ROUTES_STORE).map_err(|e| format!("opening key-value store `{ROUTES_STORE}`: {e:?}"));
-        SpinPorts { kv: SpinKv { store }, upstream: SpinUpstream }
+        SpinPorts { kv: SpinKv { store }, upstream: SpinUpstream, counters: SpinCounters::new() }
     }
 }
 
@@ -128,7 +130,7 @@ impl Ports for SpinPorts {
     type Fetch = SpinDocuments;
     type Crypto = CoreVerifier;
     type Cache = NoEdgeCache;
-    type Counters = edge_gateway_core::ports::NoCounters;
+    type Counters = SpinCounters;
     type Clock = SystemClock;
     type Entropy = WasiEntropy;
     type Log = StderrLog;
@@ -145,8 +147,8 @@ impl Ports for SpinPorts {
     fn crypto(&self) -> &CoreVerifier {
         &CoreVerifier
     }
-    fn counters(&self) -> &edge_gateway_core::ports::NoCounters {
-        &edge_gateway_core::ports::NoCounters
+    fn counters(&self) -> &SpinCounters {
+        &self.counters
     }
     fn cache(&self) -> &NoEdgeCache {
         &NoEdgeCache
