@@ -2,7 +2,8 @@
 // spin.toml's allowed_outbound_hosts and key-value stores enforced. The store `default` is a
 // SQLite file with Spin's own schema in a fresh temporary directory, as `spin up` keeps it in
 // `.spin/sqlite_key_value.db`: `sqlite` is its path, for scripts/routes --spin-sqlite.
-// `put`/`del` write the same file through the test host's admin API (quicker for many writes).
+// `put`/`del` write the same file through the test host's admin API (quicker for many writes);
+// `get` reads a value back (null when absent).
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -34,6 +35,12 @@ export async function startSpin() {
     dispatch: null, // no geo injection on Spin
     put: async (key, value) => check(await fetch(kvUrl(key), { method: "PUT", body: value })),
     del: async (key) => check(await fetch(kvUrl(key), { method: "DELETE" })),
+    get: async (key) => {
+      const r = await fetch(kvUrl(key));
+      if (r.status === 404) return (await r.text(), null);
+      await check(r);
+      return Buffer.from(await r.arrayBuffer());
+    },
     close: async () => {
       await proc.stop();
       fs.rmSync(dir, { recursive: true, force: true });
