@@ -5,10 +5,6 @@
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
 use base64ct::{Base64UrlUnpadded, Encoding};
 use edge_gateway_core::auth::apikey;
 use edge_gateway_core::config::Config;
@@ -378,33 +374,6 @@ fn keys_are_refreshed_ahead_of_expiry_without_failing_requests() {
     assert_eq!(ports.fetch.calls(JWKS_URL), 2);
 }
 
-/// Polls every future until all are ready (single-threaded, like an isolate).
-struct JoinAll<F: Future>(Vec<Option<Pin<Box<F>>>>, Vec<Option<F::Output>>);
-
-impl<F: Future> Future for JoinAll<F>
-where
-    F::Output: Unpin,
-{
-    type Output = Vec<F::Output>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Vec<F::Output>> {
-        let this = self.get_mut();
-        for (slot, out) in this.0.iter_mut().zip(this.1.iter_mut()) {
-            if let Some(future) = slot
-                && let Poll::Ready(value) = future.as_mut().poll(cx)
-            {
-                *out = Some(value);
-                *slot = None;
-            }
-        }
-        if this.0.iter().all(Option::is_none) {
-            Poll::Ready(this.1.iter_mut().map(|o| o.take().unwrap()).collect())
-        } else {
-            Poll::Pending
-        }
-    }
-}
-
 #[test]
 fn concurrent_cold_requests_share_one_key_fetch() {
     let (gateway, ports) = setup();
@@ -413,15 +382,10 @@ fn concurrent_cold_requests_share_one_key_fetch() {
     let client = ClientInfo::default();
     let futures: Vec<_> = (0..5)
         .map(|_| {
-            Some(Box::pin(gateway.handle(
-                &ports,
-                request("GET", "/jwt", &[("authorization", &auth)]),
-                &client,
-            )))
+            Box::pin(gateway.handle(&ports, request("GET", "/jwt", &[("authorization", &auth)]), &client))
         })
         .collect();
-    let outputs = (0..5).map(|_| None).collect();
-    let responses = pollster::block_on(JoinAll(futures, outputs));
+    let responses = pollster::block_on(edge_gateway_core::testing::JoinAll::new(futures));
     assert!(responses.iter().all(|r| r.status() == StatusCode::OK));
     assert_eq!(ports.fetch.calls(JWKS_URL), 1);
 }

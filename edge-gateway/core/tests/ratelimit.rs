@@ -390,3 +390,41 @@ fn a_request_refused_by_one_local_lease_spends_none_of_the_others() {
     lease::spend_all(&mut locals, &[1, 2]);
     assert_eq!((locals[0].tokens, locals[1].tokens), (4, 3));
 }
+
+#[test]
+fn an_answer_to_a_concurrent_ask_keeps_what_the_instance_still_holds() {
+    use edge_gateway_core::ratelimit::lease::{Grant, Lease, Local};
+    use std::time::Duration;
+    let lease = |tokens, charged_at| {
+        Grant::Lease(Lease {
+            tokens,
+            valid_for: Duration::from_millis(3_000),
+            charged_at,
+            remaining: 10,
+            reset_after: Duration::from_secs(5),
+            then_exhausted_for: None,
+        })
+    };
+    let held = Local { tokens: 4, expires_at: 2_500, charged_at: 60_000, denied_until: 0 };
+    // (answer, gcra, at, tokens after, expiry after)
+    let rows = [
+        (lease(6, 60_000), false, 1_000, 10, 2_500), // same window: added, earlier expiry
+        (lease(6, 120_000), false, 1_000, 6, 3_900), // another window: the old tokens cannot join
+        (lease(1, 60_001), true, 1_000, 5, 2_500),   // a later GCRA grant: added
+        (lease(1, 59_999), true, 1_000, 1, 3_900),   // an earlier GCRA grant: replaced
+        (lease(6, 60_000), false, 2_600, 6, 3_900),  // the held lease expired first: replaced
+    ];
+    for (i, (grant, gcra, at, tokens, expires)) in rows.into_iter().enumerate() {
+        let mut local = held;
+        local.absorb(&grant, 900, at, gcra);
+        assert_eq!((local.tokens, local.expires_at), (tokens, expires), "row {i}");
+    }
+    let mut local = held;
+    local.absorb(
+        &Grant::Exhausted { retry_after: Duration::from_secs(7), reset_after: Duration::from_secs(7) },
+        900,
+        1_000,
+        false,
+    );
+    assert_eq!((local.tokens, local.denied_until), (4, 8_000), "held tokens survive an exhausted answer");
+}

@@ -278,7 +278,9 @@ fn approximate_limits_overshoot_by_at_most_what_the_others_admit_between_syncs()
     // Others' traffic per sync interval plus propagation: 3 instances × 10/s × (1 s + delay).
     for (propagation_ms, bound) in [(0, 30), (10_000, 330)] {
         let (admitted, exchanges) = approximate_run(propagation_ms);
-        eprintln!("approximate, {propagation_ms} ms propagation: {admitted} admitted of 600, {exchanges} exchanges");
+        eprintln!(
+            "approximate, {propagation_ms} ms propagation: {admitted} admitted of 600, {exchanges} exchanges"
+        );
         assert!(admitted >= 594, "under-admitted with {propagation_ms} ms: {admitted}");
         assert!(admitted <= 600 + bound, "over the bound with {propagation_ms} ms: {admitted}");
         // One exchange per instance per second of the window, not one per request.
@@ -315,4 +317,25 @@ fn an_approximate_refusal_charges_no_exact_policy() {
         .filter(|u| get(&gateway, &ports, "/x", &[("x-user", &format!("u{u}"))]).status() == StatusCode::OK)
         .count();
     assert_eq!(admitted, 4);
+}
+
+#[test]
+fn concurrent_asks_in_one_instance_strand_no_token() {
+    let limit = 50;
+    let policies = format!(r#"{{"fifty":{{"limit":{limit},"period_s":60,"key":["global"]}}}}"#);
+    let (gateway, ports) = setup(&doc(&policies, "", r#"["fifty"]"#));
+    ports.counters.yields.set(2);
+    let client = client("192.0.2.1");
+    let mut admitted = 0;
+    for _ in 0..10 {
+        let futures: Vec<_> = (0..10)
+            .map(|_| {
+                let request = http::Request::get("https://a.test/x").body(Body::<FakeStream>::Empty).unwrap();
+                Box::pin(gateway.handle(&ports, request, &client))
+            })
+            .collect();
+        let responses = pollster::block_on(edge_gateway_core::testing::JoinAll::new(futures));
+        admitted += responses.iter().filter(|r| r.status() == StatusCode::OK).count();
+    }
+    assert_eq!(admitted, limit, "every token the counter charged is spent by one instance");
 }

@@ -261,22 +261,48 @@ impl Local {
     /// `received_at` (both the instance's clock). A lease's validity counts from `sent_at`, so
     /// the round trip can only shorten it; a deny counts from `received_at`, so it is never
     /// over before it arrives (a longer deny only refuses more).
+    ///
+    /// Several requests of one instance can ask at once; an answer arriving while an earlier
+    /// lease still holds tokens keeps them when both can be spent together ([`Local::absorb`]),
+    /// so concurrent asks never strand tokens the counter charged.
     pub fn receive(&mut self, grant: &Grant, sent_at: UnixMillis, received_at: UnixMillis) {
+        self.absorb(grant, sent_at, received_at, false);
+    }
+
+    /// [`Local::receive`], keeping the unspent tokens of the lease held now when they can be
+    /// spent with the new one: a sliding-window lease charged to the same window, or (`gcra`)
+    /// a later GCRA grant (its return then takes both back, see [`give_back`]). The merged
+    /// lease expires with the earlier of the two. An exhausted answer keeps held tokens too:
+    /// they were charged, and the deny applies once they are spent.
+    pub fn absorb(&mut self, grant: &Grant, sent_at: UnixMillis, received_at: UnixMillis, gcra: bool) {
         let after =
             |at: UnixMillis, d: Duration| at.saturating_add(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let held = (self.tokens > 0 && received_at < self.expires_at).then_some(*self);
         *self = match grant {
-            Grant::Lease(lease) => Local {
-                tokens: lease.tokens,
-                expires_at: after(sent_at, lease.valid_for),
-                charged_at: lease.charged_at,
-                denied_until: lease.then_exhausted_for.map_or(0, |d| after(received_at, d)),
-            },
-            Grant::Exhausted { retry_after, .. } => Local {
-                tokens: 0,
-                expires_at: 0,
-                charged_at: 0,
-                denied_until: after(received_at, *retry_after),
-            },
+            Grant::Lease(lease) => {
+                let fresh = Local {
+                    tokens: lease.tokens,
+                    expires_at: after(sent_at, lease.valid_for),
+                    charged_at: lease.charged_at,
+                    denied_until: lease.then_exhausted_for.map_or(0, |d| after(received_at, d)),
+                };
+                match held {
+                    Some(old)
+                        if old.charged_at == fresh.charged_at
+                            || (gcra && fresh.charged_at > old.charged_at) =>
+                    {
+                        Local {
+                            tokens: old.tokens.saturating_add(fresh.tokens),
+                            expires_at: old.expires_at.min(fresh.expires_at),
+                            ..fresh
+                        }
+                    }
+                    _ => fresh,
+                }
+            }
+            Grant::Exhausted { retry_after, .. } => {
+                Local { denied_until: after(received_at, *retry_after), ..held.unwrap_or_default() }
+            }
         };
     }
 }

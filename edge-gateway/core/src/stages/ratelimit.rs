@@ -278,9 +278,10 @@ impl Limiter {
             Ok(grant) => {
                 let received_at = ports.clock().now();
                 let mut slot = self.slots.borrow().get(&check.key).copied().unwrap_or_default();
-                slot.local.receive(&grant, sent_at, received_at);
+                let gcra = matches!(policy.rate.algorithm, Algorithm::Gcra { .. });
+                slot.local.absorb(&grant, sent_at, received_at, gcra);
                 let (remaining, reset_after, lent) = match grant {
-                    Grant::Lease(lease) => (lease.remaining + lease.tokens, lease.reset_after, true),
+                    Grant::Lease(lease) => (lease.remaining + slot.local.tokens, lease.reset_after, true),
                     Grant::Exhausted { reset_after, .. } => (0, reset_after, false),
                 };
                 slot.remaining = remaining;
