@@ -18,6 +18,9 @@ import { startEdges } from "./lib/workers.mjs";
 
 const selected = (process.env.E2E_RUNTIMES ?? "workerd,spin").split(",").map((s) => s.trim());
 const PERIOD_MS = 60_000;
+const PROBE_KEY = "probe|global";
+const PROBE_CALL = { rate: { algorithm: "SlidingWindow", limit: 10, period_ms: PERIOD_MS }, instance: "probe", cost: 1, want: 1, returned: null };
+const EVICTED_AFTER_MS = 11_000; // workerd evicts an object idle for 10 s
 
 /** The routes document; `policies` and `settings` replace or add to the defaults. */
 function routes(originUrl, { settings = {}, policies = {}, extra = [] } = {}) {
@@ -123,6 +126,13 @@ describe("exact rate limits on workerd (three isolates, one RateLimiter class)",
   before(async () => {
     world.origin = await startOrigin({ name: "rl-origin" });
     Object.assign(world, await startEdges());
+    // One call to an object nothing else touches: the last row reads it back after the object
+    // has sat idle long enough to be evicted.
+    world.probedAt = Date.now();
+    const probe = await world.limiterFetch(PROBE_KEY, "/lease", { method: "POST", body: JSON.stringify(PROBE_CALL) });
+    const text = await probe.text();
+    assert.equal(probe.status, 200, text);
+    world.probeGrant = JSON.parse(text);
     await publish(world, routes(world.origin.url));
   });
   after(async () => {
@@ -227,6 +237,16 @@ describe("exact rate limits on workerd (three isolates, one RateLimiter class)",
     await missing.text();
     const stats = await world.limiterStats("per-tenant|global");
     assert.ok(Number.isInteger(stats.calls) && stats.calls >= 1, JSON.stringify(stats));
+  });
+
+  it("keeps an object's record in its storage when the idle object is evicted", async () => {
+    assert.ok("Lease" in world.probeGrant, JSON.stringify(world.probeGrant));
+    await sleep(Math.max(0, world.probedAt + EVICTED_AFTER_MS - Date.now()));
+    const stats = await world.limiterStats(PROBE_KEY);
+    const idle = Date.now() - world.probedAt;
+    assert.ok(stats.age_ms < idle, `the object was not evicted (age ${stats.age_ms} ms, idle ${idle} ms): nothing to check`);
+    assert.equal(stats.calls, 1, "the re-created object read its record back");
+    assert.equal(stats.record.state.Sliding.current, world.probeGrant.Lease.tokens, "with the lease it granted charged");
   });
 });
 

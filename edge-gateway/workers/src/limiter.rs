@@ -9,7 +9,8 @@
 //!
 //! The wire (all JSON, bodies as the core defines them):
 //! - `POST /lease` with a [`CounterCall`] → 200 with the grant; a malformed call → 400 problem.
-//! - `GET /stats` → `{"calls": N, "record": …}`: calls answered so far (for tests and benchmarks).
+//! - `GET /stats` → `{"calls": N, "age_ms": A, "record": …}`: calls answered so far and the
+//!   age of this instance of the object (for tests and benchmarks).
 //!
 //! [`WorkersCounters`] is the core's `Counters` port over the `RATE_LIMITER` binding: one stub
 //! fetch per call, raced against the call's deadline. It never decides anything itself: what a

@@ -23,11 +23,14 @@ pub struct RateLimiter {
     /// The record as stored: `None` until read from storage, then `Some(None)` for a fresh
     /// counter or `Some(Some(json))`.
     record: RefCell<Option<Option<Vec<u8>>>>,
+    /// When this instance was constructed (`Date.now()`): a re-created object is younger than
+    /// its record.
+    born_at: u64,
 }
 
 impl DurableObject for RateLimiter {
     fn new(state: State, _env: Env) -> Self {
-        RateLimiter { state, record: RefCell::new(None) }
+        RateLimiter { state, record: RefCell::new(None), born_at: now() }
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
@@ -53,7 +56,7 @@ impl RateLimiter {
         }
         let call = CounterCall::from_json(&body).ok_or_else(|| bad_request("not a counter call"))?;
         self.load().await?;
-        let now = worker::js_sys::Date::now() as u64;
+        let now = now();
         // Synchronous from reading the copy to replacing it: no other call interleaves.
         let (grant, stored) = {
             let mut record = self.record.borrow_mut();
@@ -72,11 +75,13 @@ impl RateLimiter {
         json(counter::grant_to_json(&grant))
     }
 
-    /// `{"calls": N, "record": …}`.
+    /// `{"calls": N, "age_ms": …, "record": …}`: calls answered (stored, so they survive
+    /// eviction), how long this instance of the object has lived, and the record itself.
     async fn stats(&self) -> Result<Response, Response> {
         self.load().await?;
         let record = Record::from_stored(self.record.borrow().as_ref().and_then(|r| r.as_deref()));
-        let body = serde_json::json!({ "calls": record.calls, "record": record });
+        let age_ms = now().saturating_sub(self.born_at);
+        let body = serde_json::json!({ "calls": record.calls, "age_ms": age_ms, "record": record });
         json(body.to_string().into_bytes())
     }
 
@@ -94,6 +99,11 @@ impl RateLimiter {
         }
         Ok(())
     }
+}
+
+/// `Date.now()`.
+fn now() -> u64 {
+    worker::js_sys::Date::now() as u64
 }
 
 fn json(body: Vec<u8>) -> Result<Response, Response> {
