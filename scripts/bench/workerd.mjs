@@ -8,11 +8,18 @@
 // All of them forward to the same origin shield in front of the same demo origin. wrk drives
 // each in turn, rounds interleaved; medians are reported with p50/p99 and ratios.
 //
+// Rate limits: the same route with an exact limit that is never exceeded ("gateway limited",
+// `/limited/…`: one global counter, a RateLimiter Durable Object in the same workerd) against the
+// route without limits ("gateway"), reported as a ratio, and the object's own count of calls per
+// request (read from its `GET /stats` through a small `limiter-stats` worker).
+//
 // The gateway is also driven on authenticated routes: a JWT per algorithm (HS256 with an
 // inline key, RS256 and ES256 with keys from a demo IdP's JWKS), each with the verified-token
 // cache on and off (`cache_verified_tokens: false`), same token on every request.
 //
-//   node scripts/bench/workerd.mjs [--seconds 10] [--rounds 3] [--connections 32]
+//   node scripts/bench/workerd.mjs [--seconds 10] [--rounds 3] [--connections 32] [--only "gateway,gateway limited"]
+//
+// `--only` keeps the named targets (comma-separated), e.g. `--only "gateway,gateway limited"`.
 //
 // A/B: with BENCH_GATEWAY_B=<dir> (a copy of edge-gateway/workers holding entry.mjs and build/
 // of another build of the gateway), that build runs as a fifth worker, "gateway-b", in the same
@@ -31,6 +38,7 @@ const arg = (name, dflt) => {
   return i > 0 ? Number(process.argv[i + 1]) : dflt;
 };
 const seconds = arg("seconds", 10), rounds = arg("rounds", 3), connections = arg("connections", 32);
+const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1].split(",") : null;
 const target = process.env.CARGO_TARGET_DIR ?? path.join(root, "target");
 const shieldBin = process.env.BENCH_SHIELD_BIN ?? path.join(target, "native-release/origin-shield");
 const workerdBin = path.join(root, "node_modules/@cloudflare/workerd-linux-64/bin/workerd");
@@ -69,12 +77,20 @@ for (const [alg, name, keys] of [["HS256", "hs", hsKeys], ["RS256", "rs", { jwks
     authRoutes.push({ id, path: `/${id}/{*rest}`, pool: "main", auth: { jwt: [id] } });
   }
 }
+// An exact limit far above what the run sends: every request is admitted, and every one is
+// counted through the leases of one global counter.
+const LIMITED_KEY = "bench-exact|global";
 const routes = {
-  settings: { config_ttl_ms: 60000 },
+  settings: { config_ttl_ms: 60000, rate_limit_deadline_ms: 1000 },
   regions: [{ name: "bench", shield: shieldUrl, lat: 0, lon: 0 }],
   pools: { main: { regions: ["bench"] } },
   auth: { issuers },
-  routes: [...authRoutes, { id: "bench", path: "/{*rest}", pool: "main" }],
+  rate_limits: { "bench-exact": { limit: 1000000000, period_s: 60, key: ["global"], mode: "exact", on_store_error: "fail_closed" } },
+  routes: [
+    ...authRoutes,
+    { id: "limited", path: "/limited/{*rest}", pool: "main", rate_limit: ["bench-exact"] },
+    { id: "bench", path: "/{*rest}", pool: "main" },
+  ],
 };
 const kv = { "routes/current": "bench", "routes/last-good": "bench", "routes/versions/bench": JSON.stringify(routes) };
 fs.writeFileSync(path.join(dir, "kv.mjs"), `const entries = ${JSON.stringify(kv)};
@@ -85,8 +101,19 @@ export default {
   },
 };
 `);
+fs.writeFileSync(path.join(dir, "limiter-stats.mjs"), `export default {
+  async fetch(request, env) {
+    const key = new URL(request.url).searchParams.get("key");
+    return env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(key)).fetch("http://limiter/stats");
+  },
+};
+`);
+
+fs.rmSync(path.join(dir, "durable-objects"), { recursive: true, force: true });
+fs.mkdirSync(path.join(dir, "durable-objects"));
 
 const gatewayB = process.env.BENCH_GATEWAY_B;
+const statsPort = await freePort();
 const ports = { gateway: await freePort(), ...(gatewayB ? { "gateway-b": await freePort() } : {}), "rs-passthrough": await freePort(), "js-passthrough": await freePort() };
 const rel = (p) => path.relative(dir, path.join(root, p));
 const gw = "edge-gateway/workers";
@@ -98,7 +125,12 @@ const gatewayWorker = (name, dirRel) => `    (name = "${name}", worker = (
         (name = "build/index_bg.wasm", wasm = embed "${rel(`${dirRel}/build/index_bg.wasm`)}"),
       ],
       compatibilityDate = "2026-04-01",
-      bindings = [(name = "ROUTES", kvNamespace = "routes-kv")],
+      bindings = [
+        (name = "ROUTES", kvNamespace = "routes-kv"),
+        (name = "RATE_LIMITER", durableObjectNamespace = (className = "RateLimiter")),
+      ],
+      durableObjectNamespaces = [(className = "RateLimiter", uniqueKey = "${name}-rate-limiter", enableSql = true)],
+      durableObjectStorage = (localDisk = "durable-objects"),
       globalOutbound = "internet")),`;
 fs.writeFileSync(path.join(dir, "workerd.capnp"), `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
@@ -117,13 +149,21 @@ ${gatewayB ? gatewayWorker("gateway-b", path.relative(root, path.resolve(gateway
       compatibilityDate = "2026-04-01",
       bindings = [(name = "UPSTREAM", text = "${shieldUrl}")],
       globalOutbound = "internet")),
+    (name = "limiter-stats", worker = (
+      modules = [(name = "limiter-stats.mjs", esModule = embed "limiter-stats.mjs")],
+      compatibilityDate = "2026-04-01",
+      bindings = [(name = "RATE_LIMITER", durableObjectNamespace = (className = "RateLimiter", serviceName = "gateway"))])),
     (name = "routes-kv", worker = (
       modules = [(name = "kv.mjs", esModule = embed "kv.mjs")],
       compatibilityDate = "2026-04-01")),
     (name = "internet", network = (allow = ["public", "private", "local"])),
+    # workerd's inMemory storage loses an object's data when the idle object is evicted; on disk
+    # it survives, as on Cloudflare.
+    (name = "durable-objects", disk = (path = "${path.join(dir, "durable-objects")}", writable = true)),
   ],
   sockets = [
 ${Object.entries(ports).map(([name, port]) => `    (name = "${name}", address = "127.0.0.1:${port}", http = (), service = "${name}"),`).join("\n")}
+    (name = "limiter-stats", address = "127.0.0.1:${statsPort}", http = (), service = "limiter-stats"),
   ],
 );
 `);
@@ -134,17 +174,30 @@ const workerd = spawn(workerdBin, ["serve", path.join(dir, "workerd.capnp"), "--
 const stopAll = async () => { workerd.kill("SIGTERM"); await shield.stop(); await origin.close(); await idp.close(); };
 try {
   const plain = (url) => ({ url: `${url}/bench/item?id=1`, headers: {} });
-  const targets = { "shield (no worker)": plain(shieldUrl), ...Object.fromEntries(Object.entries(ports).map(([n, p]) => [n, plain(`http://127.0.0.1:${p}`)])) };
+  const targets = { "shield (no worker)": plain(shieldUrl) };
+  for (const [name, port] of Object.entries(ports)) {
+    targets[name] = plain(`http://127.0.0.1:${port}`);
+    // Right after the same route without limits, so both run under the same load.
+    if (name === "gateway") targets["gateway limited"] = plain(`http://127.0.0.1:${port}/limited`);
+  }
   for (const gateway of ["gateway", ...(gatewayB ? ["gateway-b"] : [])]) {
     for (const { id } of authRoutes) {
       const token = tokens[id.split("-")[0]];
       targets[`${gateway} jwt ${id}`] = { url: `http://127.0.0.1:${ports[gateway]}/${id}/item?id=1`, headers: { authorization: `Bearer ${token}` } };
     }
   }
+  for (const name of Object.keys(targets)) {
+    if (only && !only.includes(name)) delete targets[name];
+  }
+  let sentLimited = 0; // requests to "gateway limited", warm-up included
   for (const [name, { url, headers }] of Object.entries(targets)) {
     const deadline = Date.now() + 20000;
     for (;;) {
       const r = await fetch(url, { headers }).catch(() => null);
+      if (name === "gateway limited" && r) {
+        sentLimited += 1;
+        if (r.status === 200 && !r.headers.get("ratelimit")) throw new Error("the limited route answered without RateLimit fields");
+      }
       if (r?.status === 200) break;
       if (Date.now() > deadline) throw new Error(`${name} did not answer 200 at ${url}: ${r?.status} ${await r?.text()}`);
       await new Promise((res) => setTimeout(res, 200));
@@ -157,10 +210,16 @@ try {
       // Async: the demo origin runs in this process and must keep serving while wrk runs.
       const { stdout: out } = await promisify(execFile)("wrk", ["-t1", `-c${connections}`, `-d${seconds}s`, "--latency", ...headerArgs, url]);
       results[name].push(parseWrk(out));
+      if (name === "gateway limited") sentLimited += results[name].at(-1).requests;
       console.error(`round ${round} ${name}: ${results[name].at(-1).rps.toFixed(0)} req/s`);
     }
   }
   report(results);
+  if (targets["gateway limited"]) {
+    const stats = await (await fetch(`http://127.0.0.1:${statsPort}/?key=${encodeURIComponent(LIMITED_KEY)}`)).json();
+    console.error(`limiter stats: ${JSON.stringify(stats)}`);
+    reportLimited(results, stats.calls, sentLimited);
+  }
 } finally {
   await stopAll();
 }
@@ -169,7 +228,8 @@ function parseWrk(out) {
   const ms = (s) => (s.endsWith("us") ? parseFloat(s) / 1000 : s.endsWith("ms") ? parseFloat(s) : parseFloat(s) * 1000);
   const pct = (p) => ms(out.match(new RegExp(`^\\s+${p}%\\s+(\\S+)`, "m"))[1]);
   const errors = out.match(/Non-2xx or 3xx responses: (\d+)/)?.[1] ?? "0";
-  return { rps: parseFloat(out.match(/Requests\/sec:\s+([\d.]+)/)[1]), p50: pct(50), p99: pct(99), errors: Number(errors) };
+  const requests = Number(out.match(/(\d+) requests in/)[1]);
+  return { rps: parseFloat(out.match(/Requests\/sec:\s+([\d.]+)/)[1]), p50: pct(50), p99: pct(99), errors: Number(errors), requests };
 }
 
 function report(results) {
@@ -185,6 +245,22 @@ function report(results) {
   console.log(`\nwrk -t1 -c${connections}, ${rounds} × ${seconds}s rounds interleaved, medians; all through one origin shield to one origin`);
   console.log("target                      req/s     p50 ms   p99 ms   non-2xx   gateway/this");
   for (const r of rows) {
-    console.log(`${r.name.padEnd(27)} ${r.rps.toFixed(0).padStart(6)}   ${r.p50.toFixed(2).padStart(6)}   ${r.p99.toFixed(2).padStart(6)}   ${String(r.errors).padStart(7)}   ${(gateway.rps / r.rps).toFixed(2)}`);
+    console.log(`${r.name.padEnd(27)} ${r.rps.toFixed(0).padStart(6)}   ${r.p50.toFixed(2).padStart(6)}   ${r.p99.toFixed(2).padStart(6)}   ${String(r.errors).padStart(7)}   ${gateway ? (gateway.rps / r.rps).toFixed(2) : "-"}`);
   }
+}
+
+/** The exact limit's cost: limited/unlimited throughput of the same route, and object calls. */
+function reportLimited(results, calls, sent) {
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const rps = (name) => median(results[name].map((r) => r.rps));
+  const p99 = (name) => median(results[name].map((r) => r.p99));
+  const limited = "gateway limited";
+  console.log(`\nexact rate limit never exceeded (one global counter, a Durable Object) vs the same route without limits`);
+  if (results.gateway) {
+    console.log(`  throughput limited/unlimited: ${(rps(limited) / rps("gateway")).toFixed(2)}  (${rps(limited).toFixed(0)} vs ${rps("gateway").toFixed(0)} req/s; target >= 0.9)`);
+    console.log(`  p99 limited/unlimited:        ${p99(limited).toFixed(2)} vs ${p99("gateway").toFixed(2)} ms`);
+  }
+  console.log(`  object calls per request:     ${(calls / sent).toFixed(4)}  (${calls} calls for ${sent} requests; target <= 0.1)`);
+  const refused = results[limited].reduce((a, r) => a + r.errors, 0);
+  if (refused > 0) console.log(`  WARNING: ${refused} non-2xx answers on the limited route`);
 }
