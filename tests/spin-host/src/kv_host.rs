@@ -6,6 +6,7 @@
 //! component did not declare in `key_value_stores` fails with `access-denied`, as in Spin.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 
@@ -15,6 +16,9 @@ mod generated {
     wasmtime::component::bindgen!({
         path: "wit",
         world: "spin-test-host:host/host",
+        // Asynchronous on the host (blocking to the component, as in the WIT), so a call can
+        // wait out `--kv-latency-ms` without holding a thread.
+        imports: { "wasi:keyvalue": async },
         with: {
             "fermyon:spin/key-value.store": super::OpenStore,
             "wasi:keyvalue/store.bucket": super::OpenStore,
@@ -40,6 +44,17 @@ pub(crate) struct KvCtx {
     pub(crate) stores: KvStores,
     /// `key_value_stores` from the manifest.
     pub(crate) allowed: Arc<Vec<String>>,
+    /// How long every `wasi:keyvalue` call waits before it runs (`--kv-latency-ms`): a store
+    /// across a network (Redis), under which instances overlap between a read and a swap.
+    pub(crate) latency: Duration,
+}
+
+impl KvCtx {
+    async fn wait(&self) {
+        if !self.latency.is_zero() {
+            tokio::time::sleep(self.latency).await;
+        }
+    }
 }
 
 /// What the KV host functions borrow from the store's data.
@@ -164,62 +179,74 @@ impl KvView<'_> {
 }
 
 impl wasi_kv::Host for KvView<'_> {
-    fn open(&mut self, identifier: String) -> Result<Resource<OpenStore>, wasi_kv::Error> {
+    async fn open(&mut self, identifier: String) -> Result<Resource<OpenStore>, wasi_kv::Error> {
+        self.ctx.wait().await;
         KvView::open(self, identifier).map_err(wasi_error)
     }
 }
 
 impl wasi_kv::HostBucket for KvView<'_> {
-    fn get(&mut self, bucket: Resource<OpenStore>, key: String) -> Result<Option<Vec<u8>>, wasi_kv::Error> {
+    async fn get(
+        &mut self,
+        bucket: Resource<OpenStore>,
+        key: String,
+    ) -> Result<Option<Vec<u8>>, wasi_kv::Error> {
+        self.ctx.wait().await;
         self.ctx.stores.get(&self.bucket(&bucket)?, &key).map_err(kv_error)
     }
 
-    fn set(
+    async fn set(
         &mut self,
         bucket: Resource<OpenStore>,
         key: String,
         value: Vec<u8>,
     ) -> Result<(), wasi_kv::Error> {
+        self.ctx.wait().await;
         self.ctx.stores.set(&self.bucket(&bucket)?, &key, value).map_err(kv_error)
     }
 
-    fn delete(&mut self, bucket: Resource<OpenStore>, key: String) -> Result<(), wasi_kv::Error> {
+    async fn delete(&mut self, bucket: Resource<OpenStore>, key: String) -> Result<(), wasi_kv::Error> {
+        self.ctx.wait().await;
         self.ctx.stores.delete(&self.bucket(&bucket)?, &key).map(drop).map_err(kv_error)
     }
 
-    fn exists(&mut self, bucket: Resource<OpenStore>, key: String) -> Result<bool, wasi_kv::Error> {
+    async fn exists(&mut self, bucket: Resource<OpenStore>, key: String) -> Result<bool, wasi_kv::Error> {
+        self.ctx.wait().await;
         Ok(self.ctx.stores.get(&self.bucket(&bucket)?, &key).map_err(kv_error)?.is_some())
     }
 
     /// All keys in one page: the stores are small.
-    fn list_keys(
+    async fn list_keys(
         &mut self,
         bucket: Resource<OpenStore>,
         _cursor: Option<String>,
     ) -> Result<wasi_kv::KeyResponse, wasi_kv::Error> {
+        self.ctx.wait().await;
         let keys = self.ctx.stores.keys(&self.bucket(&bucket)?).map_err(kv_error)?;
         Ok(wasi_kv::KeyResponse { keys, cursor: None })
     }
 
-    fn drop(&mut self, bucket: Resource<OpenStore>) -> wasmtime::Result<()> {
+    async fn drop(&mut self, bucket: Resource<OpenStore>) -> wasmtime::Result<()> {
         self.table.delete(bucket)?;
         Ok(())
     }
 }
 
 impl atomics::Host for KvView<'_> {
-    fn increment(
+    async fn increment(
         &mut self,
         bucket: Resource<OpenStore>,
         key: String,
         delta: i64,
     ) -> Result<i64, wasi_kv::Error> {
+        self.ctx.wait().await;
         self.ctx.stores.increment(&self.bucket(&bucket)?, &key, delta).map_err(counter_error)
     }
 
     /// As Spin's `swap` (`crates/factor-key-value/src/host.rs`): on a conflict, a fresh handle
     /// whose `current()` has already been read.
-    fn swap(&mut self, cas: Resource<Snapshot>, value: Vec<u8>) -> Result<(), atomics::CasError> {
+    async fn swap(&mut self, cas: Resource<Snapshot>, value: Vec<u8>) -> Result<(), atomics::CasError> {
+        self.ctx.wait().await;
         let store_error = |e: wasi_kv::Error| atomics::CasError::StoreError(e);
         let snapshot =
             self.table.delete(cas).map_err(|e| store_error(wasi_kv::Error::Other(e.to_string())))?;
@@ -244,21 +271,23 @@ impl KvView<'_> {
 }
 
 impl atomics::HostCas for KvView<'_> {
-    fn new(
+    async fn new(
         &mut self,
         bucket: Resource<OpenStore>,
         key: String,
     ) -> Result<Resource<Snapshot>, wasi_kv::Error> {
+        self.ctx.wait().await;
         let snapshot = self.ctx.stores.cas(&self.bucket(&bucket)?, &key);
         self.push_cas(snapshot)
     }
 
-    fn current(&mut self, cas: Resource<Snapshot>) -> Result<Option<Vec<u8>>, wasi_kv::Error> {
+    async fn current(&mut self, cas: Resource<Snapshot>) -> Result<Option<Vec<u8>>, wasi_kv::Error> {
+        self.ctx.wait().await;
         let snapshot = self.table.get_mut(&cas).map_err(|e| wasi_kv::Error::Other(e.to_string()))?;
         self.ctx.stores.current(snapshot).map_err(kv_error)
     }
 
-    fn drop(&mut self, cas: Resource<Snapshot>) -> wasmtime::Result<()> {
+    async fn drop(&mut self, cas: Resource<Snapshot>) -> wasmtime::Result<()> {
         self.table.delete(cas)?;
         *self.cas_handles = self.cas_handles.saturating_sub(1);
         Ok(())
@@ -266,22 +295,24 @@ impl atomics::HostCas for KvView<'_> {
 }
 
 impl batch::Host for KvView<'_> {
-    fn get_many(
+    async fn get_many(
         &mut self,
         bucket: Resource<OpenStore>,
         keys: Vec<String>,
     ) -> Result<Vec<(String, Option<Vec<u8>>)>, wasi_kv::Error> {
+        self.ctx.wait().await;
         let label = self.bucket(&bucket)?;
         keys.into_iter()
             .map(|k| Ok((k.clone(), self.ctx.stores.get(&label, &k).map_err(kv_error)?)))
             .collect()
     }
 
-    fn set_many(
+    async fn set_many(
         &mut self,
         bucket: Resource<OpenStore>,
         key_values: Vec<(String, Vec<u8>)>,
     ) -> Result<(), wasi_kv::Error> {
+        self.ctx.wait().await;
         let label = self.bucket(&bucket)?;
         for (key, value) in key_values {
             self.ctx.stores.set(&label, &key, value).map_err(kv_error)?;
@@ -289,7 +320,12 @@ impl batch::Host for KvView<'_> {
         Ok(())
     }
 
-    fn delete_many(&mut self, bucket: Resource<OpenStore>, keys: Vec<String>) -> Result<(), wasi_kv::Error> {
+    async fn delete_many(
+        &mut self,
+        bucket: Resource<OpenStore>,
+        keys: Vec<String>,
+    ) -> Result<(), wasi_kv::Error> {
+        self.ctx.wait().await;
         let label = self.bucket(&bucket)?;
         for key in keys {
             self.ctx.stores.delete(&label, &key).map_err(kv_error)?;
@@ -314,7 +350,7 @@ mod tests {
             let allowed = Arc::new(vec!["default".to_owned()]);
             Instance {
                 table: ResourceTable::new(),
-                ctx: KvCtx { stores: stores.clone(), allowed },
+                ctx: KvCtx { stores: stores.clone(), allowed, latency: Duration::ZERO },
                 cas_handles: 0,
             }
         }
@@ -324,55 +360,66 @@ mod tests {
         }
     }
 
-    fn bucket(view: &mut KvView<'_>) -> Resource<OpenStore> {
-        wasi_kv::Host::open(view, "default".into()).unwrap()
+    async fn bucket(view: &mut KvView<'_>) -> Resource<OpenStore> {
+        wasi_kv::Host::open(view, "default".into()).await.unwrap()
     }
 
     /// Through the WIT functions, as the component calls them: a swap after a concurrent write
     /// fails with `cas-failed`, whose fresh handle has read the new value; a retry on it wins.
-    #[test]
-    fn a_conflict_returns_a_fresh_handle_that_has_read_the_winner() {
+    #[tokio::test]
+    async fn a_conflict_returns_a_fresh_handle_that_has_read_the_winner() {
         let stores = KvStores::default();
         let mut instance = Instance::new(&stores);
         let mut view = instance.view();
-        let b = bucket(&mut view);
-        let cas = view.new(Resource::new_borrow(b.rep()), "k".into()).unwrap();
-        assert_eq!(view.current(Resource::new_borrow(cas.rep())).unwrap(), None);
-        view.swap(cas, b"one".to_vec()).unwrap();
+        let b = bucket(&mut view).await;
+        let cas = view.new(Resource::new_borrow(b.rep()), "k".into()).await.unwrap();
+        assert_eq!(view.current(Resource::new_borrow(cas.rep())).await.unwrap(), None);
+        view.swap(cas, b"one".to_vec()).await.unwrap();
 
-        let cas = view.new(Resource::new_borrow(b.rep()), "k".into()).unwrap();
-        assert_eq!(view.current(Resource::new_borrow(cas.rep())).unwrap(), Some(b"one".to_vec()));
+        let cas = view.new(Resource::new_borrow(b.rep()), "k".into()).await.unwrap();
+        assert_eq!(view.current(Resource::new_borrow(cas.rep())).await.unwrap(), Some(b"one".to_vec()));
         stores.set("default", "k", b"other".to_vec()).unwrap(); // another instance
-        let Err(atomics::CasError::CasFailed(fresh)) = view.swap(cas, b"two".to_vec()) else {
+        let Err(atomics::CasError::CasFailed(fresh)) = view.swap(cas, b"two".to_vec()).await else {
             panic!("a swap after a concurrent write must fail with cas-failed");
         };
         assert_eq!(view.table.get(&fresh).unwrap().value, Some(b"other".to_vec()), "already read");
-        view.swap(fresh, b"two".to_vec()).unwrap();
+        view.swap(fresh, b"two".to_vec()).await.unwrap();
         assert_eq!(stores.get("default", "k"), Ok(Some(b"two".to_vec())));
     }
 
     /// Spin's table of CAS handles: 256 per instance, a swapped handle stays counted.
-    #[test]
-    fn cas_handles_are_capped_as_in_spin() {
+    #[tokio::test]
+    async fn cas_handles_are_capped_as_in_spin() {
         let stores = KvStores::default();
         let mut instance = Instance::new(&stores);
         let mut view = instance.view();
-        let b = bucket(&mut view);
-        let first = view.new(Resource::new_borrow(b.rep()), "k".into()).unwrap();
-        view.swap(first, b"x".to_vec()).unwrap();
+        let b = bucket(&mut view).await;
+        let first = view.new(Resource::new_borrow(b.rep()), "k".into()).await.unwrap();
+        view.swap(first, b"x".to_vec()).await.unwrap();
         let mut open = Vec::new();
         for _ in 1..CAS_CAPACITY {
-            open.push(view.new(Resource::new_borrow(b.rep()), "k".into()).unwrap());
+            open.push(view.new(Resource::new_borrow(b.rep()), "k".into()).await.unwrap());
         }
-        let full = view.new(Resource::new_borrow(b.rep()), "k".into());
+        let full = view.new(Resource::new_borrow(b.rep()), "k".into()).await;
         assert!(
             matches!(&full, Err(wasi_kv::Error::Other(m)) if m == "too many compare_and_swaps opened"),
             "{full:?}"
         );
-        atomics::HostCas::drop(&mut view, open.pop().unwrap()).unwrap();
-        assert!(
-            view.new(Resource::new_borrow(b.rep()), "k".into()).is_ok(),
-            "a dropped handle frees its place"
-        );
+        atomics::HostCas::drop(&mut view, open.pop().unwrap()).await.unwrap();
+        let freed = view.new(Resource::new_borrow(b.rep()), "k".into()).await;
+        assert!(freed.is_ok(), "a dropped handle frees its place");
+    }
+
+    /// `--kv-latency-ms`: each `wasi:keyvalue` call waits that long first.
+    #[tokio::test]
+    async fn latency_delays_every_call() {
+        let stores = KvStores::default();
+        let mut instance = Instance::new(&stores);
+        instance.ctx.latency = Duration::from_millis(20);
+        let mut view = instance.view();
+        let started = tokio::time::Instant::now();
+        let b = bucket(&mut view).await;
+        wasi_kv::HostBucket::get(&mut view, Resource::new_borrow(b.rep()), "k".into()).await.unwrap();
+        assert!(started.elapsed() >= Duration::from_millis(40), "{:?}", started.elapsed());
     }
 }

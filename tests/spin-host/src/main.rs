@@ -3,6 +3,7 @@
 //! ```text
 //! spin-test-host --manifest spin.toml [--component path.wasm] --listen 127.0.0.1:3000
 //!                [--sqlite .spin/sqlite_key_value.db] [--admin 127.0.0.1:3001]
+//!                [--kv-latency-ms 1]
 //! ```
 //!
 //! It serves the manifest's HTTP trigger the way Spin serves a WASI 0.2 component (see
@@ -12,6 +13,9 @@
 //! memory, or with `--sqlite` in a SQLite file with the schema of Spin's default store, so a
 //! file that `spin up` would read can be seeded and inspected. With `--admin`, a second,
 //! loopback-only listener serves the admin API of [`admin`] (the test host's own; Spin has none).
+//! With `--kv-latency-ms N`, every `wasi:keyvalue` call waits N ms before it runs, as a store
+//! across a network does (Spin with Redis), so concurrent instances overlap between a read and a
+//! swap as they do there; the wait holds no thread.
 //! Once everything listens, one line is printed on stdout:
 //!
 //! ```text
@@ -51,14 +55,16 @@ struct Args {
     listen: SocketAddr,
     admin: Option<SocketAddr>,
     sqlite: Option<PathBuf>,
+    kv_latency: std::time::Duration,
 }
 
 const USAGE: &str = "usage: spin-test-host --manifest spin.toml [--component path.wasm] --listen ADDR \
-                     [--sqlite FILE] [--admin ADDR]";
+                     [--sqlite FILE] [--admin ADDR] [--kv-latency-ms N]";
 
 fn parse_args() -> anyhow::Result<Args> {
     let mut args = std::env::args().skip(1);
     let (mut manifest, mut component, mut listen, mut admin, mut sqlite) = (None, None, None, None, None);
+    let mut kv_latency = std::time::Duration::ZERO;
     while let Some(flag) = args.next() {
         let mut value = || args.next().with_context(|| format!("{flag} needs a value\n{USAGE}"));
         match flag.as_str() {
@@ -67,6 +73,9 @@ fn parse_args() -> anyhow::Result<Args> {
             "--listen" => listen = Some(value()?.parse().context("--listen")?),
             "--admin" => admin = Some(value()?.parse::<SocketAddr>().context("--admin")?),
             "--sqlite" => sqlite = Some(PathBuf::from(value()?)),
+            "--kv-latency-ms" => {
+                kv_latency = std::time::Duration::from_millis(value()?.parse().context("--kv-latency-ms")?)
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -77,7 +86,8 @@ fn parse_args() -> anyhow::Result<Args> {
     if admin.is_some_and(|a| !a.ip().is_loopback()) {
         bail!("--admin must be a loopback address: the admin API has no authentication");
     }
-    Ok(Args { manifest: manifest.context(USAGE)?, component, listen: listen.context(USAGE)?, admin, sqlite })
+    let listen = listen.context(USAGE)?;
+    Ok(Args { manifest: manifest.context(USAGE)?, component, listen, admin, sqlite, kv_latency })
 }
 
 #[tokio::main]
@@ -98,7 +108,7 @@ async fn main() -> anyhow::Result<()> {
         None => KvStores::default(),
     };
     let runtime = Arc::new(
-        Runtime::new(app, &component, stores.clone())
+        Runtime::new(app, &component, stores.clone(), args.kv_latency)
             .with_context(|| format!("loading {}", component.display()))?,
     );
     let app_listener =

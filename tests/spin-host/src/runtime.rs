@@ -105,7 +105,12 @@ pub(crate) struct Runtime {
 
 impl Runtime {
     /// Compiles and links the component at `path` for `app`.
-    pub(crate) fn new(app: App, path: &std::path::Path, stores: KvStores) -> anyhow::Result<Runtime> {
+    pub(crate) fn new(
+        app: App,
+        path: &std::path::Path,
+        stores: KvStores,
+        kv_latency: std::time::Duration,
+    ) -> anyhow::Result<Runtime> {
         let engine = Engine::new(&Config::new())?;
         let component = Component::from_file(&engine, path)?;
         let mut linker = Linker::new(&engine);
@@ -114,7 +119,7 @@ impl Runtime {
         kv_host::add_to_linker(&mut linker, State::kv)?;
         let pre = ProxyPre::new(linker.instantiate_pre(&component)?)?;
         let outbound = Arc::new(app.outbound.clone());
-        let kv = KvCtx { stores, allowed: Arc::new(app.kv_stores.clone()) };
+        let kv = KvCtx { stores, allowed: Arc::new(app.kv_stores.clone()), latency: kv_latency };
         Ok(Runtime { pre, app, outbound, kv })
     }
 
