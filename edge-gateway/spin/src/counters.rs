@@ -38,9 +38,10 @@ use crate::ports::{ROUTES_STORE, SystemClock};
 pub(crate) const RECORD_PREFIX: &str = "ratelimit/";
 /// Where the creation claims live (8-byte counters, only ever incremented).
 pub(crate) const CLAIM_PREFIX: &str = "ratelimit-create/";
-/// Swaps lost to other instances before a call gives up as contended. (Spin keeps every
-/// swapped handle until the instance ends, 256 at most: this bounds them too.)
-pub(crate) const MAX_CONFLICTS: u32 = 16;
+/// Swaps lost to other instances before a call gives up as contended; the deadline usually
+/// comes first. (Spin keeps every swapped handle until the instance ends, 256 at most, so this
+/// also bounds what one call uses up: five calls of a request fit.)
+pub(crate) const MAX_CONFLICTS: u32 = 48;
 
 /// Counters in the key-value store `default` (the routes' store), opened at the first call.
 pub(crate) struct SpinCounters {
