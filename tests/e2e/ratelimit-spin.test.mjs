@@ -19,6 +19,9 @@ import { startSpin } from "./lib/spin.mjs";
 
 const selected = (process.env.E2E_RUNTIMES ?? "workerd,spin").split(",").map((s) => s.trim());
 const PERIOD_MS = 60_000;
+// Every wasi:keyvalue call waits this long in the host, as across a network: instances then
+// overlap between a read and a swap, and a lost update would show.
+const KV_LATENCY_MS = 1;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const drain = async (response) => ({ status: response.status, headers: response.headers, body: await response.text() });
 
@@ -102,7 +105,7 @@ describe("exact rate limits on spin (an instance per request, one store)", { ski
   let gw;
   before(async () => {
     origin = await startOrigin({ name: "rl-spin-origin" });
-    gw = await startSpin();
+    gw = await startSpin({ args: ["--kv-latency-ms", String(KV_LATENCY_MS)] });
     const id = `rl-${Date.now()}`;
     await gw.put(`routes/versions/${id}`, JSON.stringify(routes(origin.url)));
     await gw.put("routes/current", id);

@@ -9,7 +9,8 @@ import os from "node:os";
 import path from "node:path";
 import { bins, freePort, root, startProcess } from "./procs.mjs";
 
-export async function startSpin() {
+/** Starts the host; `args` are extra flags (e.g. `--kv-latency-ms 1`). */
+export async function startSpin({ args = [] } = {}) {
   const [port, admin] = [await freePort(), await freePort()];
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "e2e-spin-"));
   const sqlite = path.join(dir, ".spin", "sqlite_key_value.db");
@@ -21,6 +22,7 @@ export async function startSpin() {
       "--listen", `127.0.0.1:${port}`,
       "--admin", `127.0.0.1:${admin}`,
       "--sqlite", sqlite,
+      ...args,
     ],
     { ready: /listening on/, name: "spin-test-host" },
   );
