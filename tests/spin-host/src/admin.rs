@@ -8,6 +8,8 @@
 //! | `GET /kv/<store>/<key>` | the value (200) or 404 |
 //! | `DELETE /kv/<store>/<key>` | removes the key (204) |
 //! | `GET /healthz` | 200 `ok` |
+//! | `PUT /kv-latency-ms` | body (decimal) becomes the wait before every `wasi:keyvalue` call (204) |
+//! | `GET /kv-latency-ms` | that wait (200) |
 //!
 //! `<key>` is everything after the store label and may contain `/` (`routes/versions/v1`);
 //! percent-escapes are decoded. Stores need not be declared in the manifest to be written here.
@@ -17,13 +19,21 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use crate::kv::KvStores;
+use crate::kv_host::KvLatency;
 use crate::problem::{self, HostBody};
 
 /// Answers one admin request.
-pub(crate) async fn handle(stores: KvStores, request: hyper::Request<Incoming>) -> http::Response<HostBody> {
+pub(crate) async fn handle(
+    stores: KvStores,
+    latency: &KvLatency,
+    request: hyper::Request<Incoming>,
+) -> http::Response<HostBody> {
     let path = request.uri().path().to_owned();
     if path == "/healthz" {
         return problem::text(StatusCode::OK, "ok\n");
+    }
+    if path == "/kv-latency-ms" {
+        return kv_latency(latency, request).await;
     }
     let Some((store, key)) = path.strip_prefix("/kv/").and_then(|rest| rest.split_once('/')) else {
         return problem::response(StatusCode::NOT_FOUND, "admin paths are /healthz and /kv/<store>/<key>");
@@ -52,6 +62,23 @@ pub(crate) async fn handle(stores: KvStores, request: hyper::Request<Incoming>) 
             Err(error) => failed(&error),
         },
         _ => problem::response(StatusCode::METHOD_NOT_ALLOWED, "use GET, PUT or DELETE"),
+    }
+}
+
+async fn kv_latency(latency: &KvLatency, request: hyper::Request<Incoming>) -> http::Response<HostBody> {
+    match *request.method() {
+        Method::GET => problem::text(StatusCode::OK, format!("{}\n", latency.get().as_millis())),
+        Method::PUT => {
+            let body = request.into_body().collect().await.map(|b| b.to_bytes());
+            match body.ok().and_then(|b| std::str::from_utf8(&b).ok()?.trim().parse::<u64>().ok()) {
+                Some(ms) => {
+                    latency.set(ms);
+                    problem::text(StatusCode::NO_CONTENT, "")
+                }
+                None => problem::response(StatusCode::BAD_REQUEST, "the body is a number of milliseconds"),
+            }
+        }
+        _ => problem::response(StatusCode::METHOD_NOT_ALLOWED, "use GET or PUT"),
     }
 }
 

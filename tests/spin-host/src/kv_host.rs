@@ -6,6 +6,7 @@
 //! component did not declare in `key_value_stores` fails with `access-denied`, as in Spin.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
@@ -44,16 +45,39 @@ pub(crate) struct KvCtx {
     pub(crate) stores: KvStores,
     /// `key_value_stores` from the manifest.
     pub(crate) allowed: Arc<Vec<String>>,
-    /// How long every `wasi:keyvalue` call waits before it runs (`--kv-latency-ms`): a store
-    /// across a network (Redis), under which instances overlap between a read and a swap.
-    pub(crate) latency: Duration,
+    /// How long every `wasi:keyvalue` call waits before it runs.
+    pub(crate) latency: KvLatency,
 }
 
 impl KvCtx {
     async fn wait(&self) {
-        if !self.latency.is_zero() {
-            tokio::time::sleep(self.latency).await;
+        let latency = self.latency.get();
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
         }
+    }
+}
+
+/// The wait before every `wasi:keyvalue` call (`--kv-latency-ms`, changed at run time through
+/// the admin API): a store across a network (Redis), under which instances overlap between a
+/// read and a swap, or a store too slow for a deadline.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct KvLatency(Arc<AtomicU64>);
+
+impl KvLatency {
+    /// A wait of `ms` milliseconds.
+    pub(crate) fn new(ms: u64) -> KvLatency {
+        KvLatency(Arc::new(AtomicU64::new(ms)))
+    }
+
+    /// The wait now.
+    pub(crate) fn get(&self) -> Duration {
+        Duration::from_millis(self.0.load(Ordering::Relaxed))
+    }
+
+    /// Changes the wait for the calls that start from now on.
+    pub(crate) fn set(&self, ms: u64) {
+        self.0.store(ms, Ordering::Relaxed);
     }
 }
 
@@ -350,7 +374,7 @@ mod tests {
             let allowed = Arc::new(vec!["default".to_owned()]);
             Instance {
                 table: ResourceTable::new(),
-                ctx: KvCtx { stores: stores.clone(), allowed, latency: Duration::ZERO },
+                ctx: KvCtx { stores: stores.clone(), allowed, latency: KvLatency::default() },
                 cas_handles: 0,
             }
         }
@@ -415,7 +439,7 @@ mod tests {
     async fn latency_delays_every_call() {
         let stores = KvStores::default();
         let mut instance = Instance::new(&stores);
-        instance.ctx.latency = Duration::from_millis(20);
+        instance.ctx.latency.set(20);
         let mut view = instance.view();
         let started = tokio::time::Instant::now();
         let b = bucket(&mut view).await;

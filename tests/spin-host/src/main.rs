@@ -15,7 +15,8 @@
 //! loopback-only listener serves the admin API of [`admin`] (the test host's own; Spin has none).
 //! With `--kv-latency-ms N`, every `wasi:keyvalue` call waits N ms before it runs, as a store
 //! across a network does (Spin with Redis), so concurrent instances overlap between a read and a
-//! swap as they do there; the wait holds no thread.
+//! swap as they do there; the wait holds no thread (the admin API can change it while the host
+//! runs).
 //! Once everything listens, one line is printed on stdout:
 //!
 //! ```text
@@ -45,6 +46,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 use crate::kv::KvStores;
+use crate::kv_host::KvLatency;
 use crate::manifest::App;
 use crate::runtime::Runtime;
 
@@ -55,7 +57,7 @@ struct Args {
     listen: SocketAddr,
     admin: Option<SocketAddr>,
     sqlite: Option<PathBuf>,
-    kv_latency: std::time::Duration,
+    kv_latency: u64,
 }
 
 const USAGE: &str = "usage: spin-test-host --manifest spin.toml [--component path.wasm] --listen ADDR \
@@ -64,7 +66,7 @@ const USAGE: &str = "usage: spin-test-host --manifest spin.toml [--component pat
 fn parse_args() -> anyhow::Result<Args> {
     let mut args = std::env::args().skip(1);
     let (mut manifest, mut component, mut listen, mut admin, mut sqlite) = (None, None, None, None, None);
-    let mut kv_latency = std::time::Duration::ZERO;
+    let mut kv_latency = 0;
     while let Some(flag) = args.next() {
         let mut value = || args.next().with_context(|| format!("{flag} needs a value\n{USAGE}"));
         match flag.as_str() {
@@ -73,9 +75,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--listen" => listen = Some(value()?.parse().context("--listen")?),
             "--admin" => admin = Some(value()?.parse::<SocketAddr>().context("--admin")?),
             "--sqlite" => sqlite = Some(PathBuf::from(value()?)),
-            "--kv-latency-ms" => {
-                kv_latency = std::time::Duration::from_millis(value()?.parse().context("--kv-latency-ms")?)
-            }
+            "--kv-latency-ms" => kv_latency = value()?.parse().context("--kv-latency-ms")?,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -107,8 +107,9 @@ async fn main() -> anyhow::Result<()> {
         }
         None => KvStores::default(),
     };
+    let latency = KvLatency::new(args.kv_latency);
     let runtime = Arc::new(
-        Runtime::new(app, &component, stores.clone(), args.kv_latency)
+        Runtime::new(app, &component, stores.clone(), latency.clone())
             .with_context(|| format!("loading {}", component.display()))?,
     );
     let app_listener =
@@ -118,7 +119,7 @@ async fn main() -> anyhow::Result<()> {
     if let Some(admin) = args.admin {
         let listener = TcpListener::bind(admin).await.with_context(|| format!("binding {admin}"))?;
         line.push_str(&format!(" (admin http://{})", listener.local_addr()?));
-        tokio::spawn(serve_admin(listener, stores));
+        tokio::spawn(serve_admin(listener, stores, latency));
     }
     println!("{line}");
     std::io::stdout().flush()?;
@@ -144,14 +145,14 @@ async fn serve_app(listener: TcpListener, runtime: Arc<Runtime>) -> anyhow::Resu
     }
 }
 
-async fn serve_admin(listener: TcpListener, stores: KvStores) -> anyhow::Result<()> {
+async fn serve_admin(listener: TcpListener, stores: KvStores, latency: KvLatency) -> anyhow::Result<()> {
     loop {
         let (stream, _) = listener.accept().await?;
-        let stores = stores.clone();
+        let (stores, latency) = (stores.clone(), latency.clone());
         tokio::spawn(async move {
             let service = service_fn(move |request| {
-                let stores = stores.clone();
-                async move { Ok::<_, std::convert::Infallible>(admin::handle(stores, request).await) }
+                let (stores, latency) = (stores.clone(), latency.clone());
+                async move { Ok::<_, std::convert::Infallible>(admin::handle(stores, &latency, request).await) }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)

@@ -28,7 +28,7 @@ use wasmtime_wasi_http::{
 
 use crate::inbound;
 use crate::kv::KvStores;
-use crate::kv_host::{self, KvCtx, KvView};
+use crate::kv_host::{self, KvCtx, KvLatency, KvView};
 use crate::manifest::{AllowedHosts, App};
 use crate::problem::{self, BoxError, HostBody};
 
@@ -109,7 +109,7 @@ impl Runtime {
         app: App,
         path: &std::path::Path,
         stores: KvStores,
-        kv_latency: std::time::Duration,
+        kv_latency: KvLatency,
     ) -> anyhow::Result<Runtime> {
         let engine = Engine::new(&Config::new())?;
         let component = Component::from_file(&engine, path)?;
