@@ -7,7 +7,8 @@
 //! record with `cas.current()`, runs [`serve`] on it and swaps the result in; when another
 //! instance swapped first, Spin answers `cas-failed` with a fresh handle and the step runs again,
 //! after a short random pause, until it wins, the deadline passes or [`MAX_CONFLICTS`] swaps
-//! are lost.
+//! are lost. The deadline is checked between host calls (they cannot be interrupted) and before
+//! every swap, so a call past its deadline charges nothing.
 //!
 //! **A missing record is created by one instance only.** Spin's SQLite store cannot swap
 //! conditionally on an absent key: its `swap` after a `current()` of `None` is an upsert
@@ -27,7 +28,7 @@ use std::cell::OnceCell;
 use std::time::Duration;
 
 use edge_gateway_core::ports::{Clock, CounterError, Counters};
-use edge_gateway_core::ratelimit::counter::{CounterCall, serve};
+use edge_gateway_core::ratelimit::counter::{CounterCall, Record, serve};
 use edge_gateway_core::ratelimit::lease::{Grant, LeaseSettings};
 use spin_sdk::wit::wasi::keyvalue::atomics::{self, Cas, CasError};
 use spin_sdk::wit::wasi::keyvalue::store::{self, Bucket};
@@ -82,6 +83,14 @@ impl Counters for SpinCounters {
                 ))?;
                 cas = Cas::new(bucket, &record).map_err(store_error)?;
                 continue;
+            }
+            // A store slower than the deadline: give up before charging anything (a creator still
+            // creates the record, uncharged, or the key would wait for the next epoch).
+            if let Err(late) = timer.within(0) {
+                if current.is_none() {
+                    let _ = atomics::swap(cas, &Record::default().to_json());
+                }
+                return Err(late);
             }
             let (grant, next) = serve(current.as_deref(), call, &LeaseSettings::default(), SystemClock.now());
             match atomics::swap(cas, &next) {
@@ -147,14 +156,19 @@ impl Timer {
     /// Sleeps `pause_us`; an error instead when the deadline would pass during the pause.
     fn pause(&self, pause_us: u64) -> Result<(), CounterError> {
         let pause_ns = pause_us * 1_000;
-        let elapsed = wasi::clocks::monotonic_clock::now().saturating_sub(self.started_ns);
-        if elapsed.saturating_add(pause_ns) >= self.deadline_ns {
-            return Err(CounterError(format!(
-                "no answer within the deadline of {} ms",
-                self.deadline_ns / 1_000_000
-            )));
-        }
+        self.within(pause_ns)?;
         wasi::clocks::monotonic_clock::subscribe_duration(pause_ns).block();
+        Ok(())
+    }
+
+    /// An error when the deadline has passed, or will have `ns` from now. (A host call cannot be
+    /// interrupted: the deadline is checked between calls, so one slow call can overrun it.)
+    fn within(&self, ns: u64) -> Result<(), CounterError> {
+        let elapsed = wasi::clocks::monotonic_clock::now().saturating_sub(self.started_ns);
+        if elapsed.saturating_add(ns) >= self.deadline_ns {
+            let ms = self.deadline_ns / 1_000_000;
+            return Err(CounterError(format!("no answer within the deadline of {ms} ms")));
+        }
         Ok(())
     }
 }
