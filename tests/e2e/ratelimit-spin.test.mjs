@@ -8,7 +8,8 @@
 // host, one store: no over- and no under-admission) with the RateLimit fields on every answer,
 // and the record counts one call per request; fresh per-tenant counters created by concurrent
 // first requests each admit exactly their limit (a record is created once, though Spin's swap on
-// an absent key cannot conflict); a request refused by one policy charges no other.
+// an absent key cannot conflict); a request refused by one policy charges no other; a store
+// slower than the deadline lets fail_open admit and fail_closed answer 503, charging nothing.
 //
 //   E2E_RUNTIMES=spin node --test --test-concurrency=1 tests/e2e/ratelimit-spin.test.mjs
 import { after, before, describe, it } from "node:test";
@@ -36,6 +37,8 @@ function routes(originUrl) {
       tenant: { limit: 3, period_s: 60, key: [{ header: "x-tenant" }], mode: "exact", on_store_error: "fail_closed" },
       outer: { limit: 30, period_s: 60, key: ["global"], mode: "exact", on_store_error: "fail_closed" },
       inner: { limit: 3, period_s: 60, key: ["route"], mode: "exact", on_store_error: "fail_closed" },
+      "slow-open": { limit: 5, period_s: 60, key: ["route"], mode: "exact", on_store_error: "fail_open" },
+      "slow-closed": { limit: 5, period_s: 60, key: ["route"], mode: "exact", on_store_error: "fail_closed" },
     },
     routes: [
       { id: "ready", path: "/ready", pool: "direct" },
@@ -43,6 +46,8 @@ function routes(originUrl) {
       limited("tenants", ["tenant"]),
       limited("pair", ["outer", "inner"]),
       limited("solo", ["outer"]),
+      limited("slow-open", ["slow-open"]),
+      limited("slow-closed", ["slow-closed"]),
     ],
   };
 }
@@ -173,5 +178,33 @@ describe("exact rate limits on spin (an instance per request, one store)", { ski
     const solo = await load(40, 8, () => gw.fetch("/solo"));
     assert.equal(count(solo, 200), 27, "outer admits what the 3 admitted requests left");
     for (const answer of solo.filter((a) => a.status !== 200)) assertRefused(answer, "outer", { q: 30, w: 60 });
+  });
+
+  it("lets on_store_error decide when the store is slower than the deadline, and charges nothing", async () => {
+    await gw.kvLatency(400); // open, cas, current: 1.2 s before the swap, past the 1000 ms deadline
+    try {
+      const rows = [
+        { path: "/slow-open", status: 200, why: "fail_open admits" },
+        { path: "/slow-closed", status: 503, why: "fail_closed refuses" },
+      ];
+      for (const row of rows) {
+        const started = Date.now();
+        const answer = await drain(await gw.fetch(row.path));
+        const took = Date.now() - started;
+        assert.equal(answer.status, row.status, `${row.why}: ${answer.body.slice(0, 300)}`);
+        assert.ok(took >= 1000 && took < 4000, `${row.path} answered after ${took} ms`);
+        if (row.status === 503) {
+          assert.equal(answer.headers.get("content-type"), "application/problem+json");
+          assert.equal(JSON.parse(answer.body).type, "urn:edge-gateway:problem:rate-limit-unavailable");
+        } else assert.equal(JSON.parse(answer.body).path, row.path, "the origin answered");
+      }
+    } finally {
+      await gw.kvLatency(KV_LATENCY_MS);
+    }
+    const late = JSON.parse(await gw.get("ratelimit/slow-closed|route=slow-closed"));
+    assert.equal(late.calls, 0, `created for the others, but uncharged: ${JSON.stringify(late)}`);
+    const answer = await drain(await gw.fetch("/slow-closed"));
+    assert.equal(answer.status, 200, "a quick store again: the key works at once, not a minute later");
+    assert.equal(assertFields(answer, "slow-closed", { q: 5, w: 60 }), 4, "the late calls charged nothing");
   });
 });

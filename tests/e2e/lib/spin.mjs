@@ -3,7 +3,8 @@
 // SQLite file with Spin's own schema in a fresh temporary directory, as `spin up` keeps it in
 // `.spin/sqlite_key_value.db`: `sqlite` is its path, for scripts/routes --spin-sqlite.
 // `put`/`del` write the same file through the test host's admin API (quicker for many writes);
-// `get` reads a value back (null when absent).
+// `get` reads a value back (null when absent); `kvLatency(ms)` sets the host's wait before every
+// wasi:keyvalue call (a slow store).
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -37,6 +38,7 @@ export async function startSpin({ args = [] } = {}) {
     dispatch: null, // no geo injection on Spin
     put: async (key, value) => check(await fetch(kvUrl(key), { method: "PUT", body: value })),
     del: async (key) => check(await fetch(kvUrl(key), { method: "DELETE" })),
+    kvLatency: async (ms) => check(await fetch(`http://127.0.0.1:${admin}/kv-latency-ms`, { method: "PUT", body: String(ms) })),
     get: async (key) => {
       const r = await fetch(kvUrl(key));
       if (r.status === 404) return (await r.text(), null);
