@@ -77,10 +77,7 @@ impl Counters for SpinCounters {
             let current = cas.current().map_err(store_error)?;
             if current.is_none() && !may_create(bucket, key, before, &mut claimed)? {
                 // Another instance creates the record (or this one must wait for the next epoch).
-                timer.pause(backoff::pause_us(
-                    backoff::CREATION_WAIT,
-                    wasi::random::random::get_random_u64(),
-                ))?;
+                timer.back_off(backoff::CREATION_WAIT)?;
                 cas = Cas::new(bucket, &record).map_err(store_error)?;
                 continue;
             }
@@ -104,7 +101,7 @@ impl Counters for SpinCounters {
                     "contended: {MAX_CONFLICTS} swaps lost to other instances"
                 )));
             }
-            timer.pause(backoff::pause_us(conflicts, wasi::random::random::get_random_u64()))?;
+            timer.back_off(conflicts)?;
         }
     }
 
@@ -153,9 +150,10 @@ impl Timer {
         Timer { started_ns: wasi::clocks::monotonic_clock::now(), deadline_ns }
     }
 
-    /// Sleeps `pause_us`; an error instead when the deadline would pass during the pause.
-    fn pause(&self, pause_us: u64) -> Result<(), CounterError> {
-        let pause_ns = pause_us * 1_000;
+    /// Sleeps a random pause before retry `attempt` ([`backoff::pause_us`]); an error instead
+    /// when the deadline would pass during the pause.
+    fn back_off(&self, attempt: u32) -> Result<(), CounterError> {
+        let pause_ns = backoff::pause_us(attempt, wasi::random::random::get_random_u64()) * 1_000;
         self.within(pause_ns)?;
         wasi::clocks::monotonic_clock::subscribe_duration(pause_ns).block();
         Ok(())
