@@ -29,6 +29,9 @@ pub(crate) enum Shape {
     Burst,
     /// One key at three times its limit, the others at 20%.
     HotKey,
+    /// A day in one run: every key from 20% of its limit up to 180% at the run's middle and back,
+    /// a sine (100% on average).
+    Diurnal,
 }
 
 impl Shape {
@@ -38,6 +41,7 @@ impl Shape {
             Shape::Steady(f) => format!("steady {:.0}%", f * 100.0),
             Shape::Burst => "burst".into(),
             Shape::HotKey => "one hot key".into(),
+            Shape::Diurnal => "diurnal 20-180%".into(),
         }
     }
 }
@@ -100,7 +104,7 @@ impl Outcome {
 }
 
 /// SplitMix64: small, seeded, the same everywhere.
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
@@ -110,10 +114,10 @@ impl Rng {
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     }
-    fn unit(&mut self) -> f64 {
+    pub(crate) fn unit(&mut self) -> f64 {
         (self.next() >> 11) as f64 / (1u64 << 53) as f64
     }
-    fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.next() % n.max(1)
     }
 }
@@ -128,6 +132,18 @@ fn poisson(rng: &mut Rng, per_ms: f64, from: f64, to: f64, out: &mut Vec<u64>) {
         }
         out.push(t as u64);
     }
+}
+
+/// Arrivals in `[from, to)` at `peak_per_ms` times `1 - 0.8 cos(2π x)` / 1.8, `x` the fraction of
+/// the run gone: Poisson at the peak rate, each arrival kept with the demand's share of the peak.
+fn diurnal(rng: &mut Rng, peak_per_ms: f64, from: f64, to: f64, out: &mut Vec<u64>) {
+    let mut peak = Vec::new();
+    poisson(rng, peak_per_ms, from, to, &mut peak);
+    let day = to - from;
+    out.extend(peak.into_iter().filter(|&t| {
+        let x = (t as f64 - from) / day;
+        rng.unit() < (1.0 - 0.8 * (std::f64::consts::TAU * x).cos()) / 1.8
+    }));
 }
 
 /// Every arrival as `(time, key)`, sorted.
@@ -151,6 +167,7 @@ fn arrivals(s: &Scenario, rng: &mut Rng, start: u64) -> Vec<(u64, usize)> {
                     poisson(rng, 1.5 * per_period / (p / 10.0), spike, spike + p / 10.0, &mut times);
                 }
             }
+            Shape::Diurnal => diurnal(rng, 1.8 * per_period / p, from, to, &mut times),
         }
         all.extend(times.into_iter().map(|t| (t, key)));
     }
@@ -257,13 +274,56 @@ impl World {
     }
 }
 
-/// Runs one scenario.
-pub(crate) fn run(s: &Scenario) -> Outcome {
+/// The traffic of a scenario, the same for every mode: each arrival as `(time, key, instance)`
+/// in order, each instance's clock offset, and what the ideal single counter admits.
+pub(crate) struct Traffic {
+    /// The first window's start.
+    pub(crate) start: u64,
+    /// `(time, key, instance)`, sorted by time.
+    pub(crate) arrivals: Vec<(u64, usize, usize)>,
+    /// Each instance's clock offset, ms.
+    pub(crate) offsets: Vec<i64>,
+    /// Requests the ideal single counter admits.
+    pub(crate) reference: u64,
+}
+
+/// Draws a scenario's traffic and decides it on the ideal counter.
+pub(crate) fn traffic(s: &Scenario) -> Traffic {
     let mut rng = Rng(s.seed);
     let start = 1_700_000_000_000 - 1_700_000_000_000 % s.period_ms;
-    let rate = Rate { algorithm: Algorithm::SlidingWindow, limit: s.limit, period_ms: s.period_ms };
-    let arrivals = arrivals(s, &mut rng, start);
+    let rate = s.rate();
+    let timed = arrivals(s, &mut rng, start);
     let offsets = (0..s.instances).map(|_| rng.below(2 * s.skew_ms as u64 + 1) as i64 - s.skew_ms).collect();
+    let mut ideal = vec![rate.initial_state(); s.keys];
+    let mut reference = 0;
+    let mut arrivals = Vec::with_capacity(timed.len());
+    for (t, key) in timed {
+        let (decision, next) = decide(ideal[key], 1, &rate, t);
+        ideal[key] = next;
+        reference += u64::from(decision.admitted);
+        arrivals.push((t, key, rng.below(s.instances as u64) as usize));
+    }
+    Traffic { start, arrivals, offsets, reference }
+}
+
+impl Scenario {
+    /// The limit every key has.
+    pub(crate) fn rate(&self) -> Rate {
+        Rate { algorithm: Algorithm::SlidingWindow, limit: self.limit, period_ms: self.period_ms }
+    }
+}
+
+/// The p99 of `latencies` (sorted here).
+pub(crate) fn p99(latencies: &mut [u64]) -> u64 {
+    latencies.sort_unstable();
+    let at = latencies.len().saturating_sub(1) * 99 / 100;
+    latencies.get(at).copied().unwrap_or(0)
+}
+
+/// Runs one scenario.
+pub(crate) fn run(s: &Scenario) -> Outcome {
+    let rate = s.rate();
+    let traffic = traffic(s);
     let mut world = World {
         s: *s,
         rate,
@@ -271,17 +331,16 @@ pub(crate) fn run(s: &Scenario) -> Outcome {
         events: Vec::new(),
         slots: HashMap::new(),
         counters: vec![(rate.initial_state(), ActiveInstances::default()); s.keys],
-        offsets,
+        offsets: traffic.offsets,
         per_window: BTreeMap::new(),
         latencies: Vec::new(),
-        out: Outcome { demand: arrivals.len() as u64, ..Outcome::default() },
+        out: Outcome {
+            demand: traffic.arrivals.len() as u64,
+            reference: traffic.reference,
+            ..Outcome::default()
+        },
     };
-    let mut reference = vec![rate.initial_state(); s.keys];
-    for &(t, key) in &arrivals {
-        let (decision, next) = decide(reference[key], 1, &rate, t);
-        reference[key] = next;
-        world.out.reference += u64::from(decision.admitted);
-        let instance = rng.below(s.instances as u64) as usize;
+    for &(t, key, instance) in &traffic.arrivals {
         world.schedule(t, Event::Arrive { key, instance });
     }
     while let Some(Reverse((now, _, index))) = world.queue.pop() {
@@ -289,8 +348,6 @@ pub(crate) fn run(s: &Scenario) -> Outcome {
         world.handle(now, event);
     }
     world.out.over = world.per_window.values().map(|&n| n.saturating_sub(s.limit)).sum();
-    world.latencies.sort_unstable();
-    let p99 = world.latencies.len().saturating_sub(1) * 99 / 100;
-    world.out.p99_ms = world.latencies.get(p99).copied().unwrap_or(0);
+    world.out.p99_ms = p99(&mut world.latencies);
     world.out
 }
