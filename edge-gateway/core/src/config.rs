@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod edge_cache;
+pub mod failover;
 pub mod raw;
 mod validate;
 
@@ -19,6 +20,7 @@ use crate::ports::Timeouts;
 use crate::ratelimit::RateLimits;
 use crate::routing::Router;
 use auth::{AuthSettings, RouteAuth};
+pub use failover::{Canary, ClientLocation, Failover, HealthCheck, Residency, RetryOn, Tier};
 
 /// A validated routes document with its compiled router.
 #[derive(Debug)]
@@ -40,7 +42,7 @@ pub struct Config {
 }
 
 /// Validated gateway-wide settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     /// How long an instance serves its parsed config before re-reading KV.
     pub config_ttl: Duration,
@@ -54,6 +56,8 @@ pub struct Settings {
     pub timeouts: Timeouts,
     /// How long a request waits for a rate-limit counter.
     pub rate_limit_deadline: Duration,
+    /// Where the client's location comes from when the platform does not say.
+    pub client_location: ClientLocation,
 }
 
 impl Default for Settings {
@@ -65,6 +69,7 @@ impl Default for Settings {
             max_url_bytes: 8 * 1024,
             timeouts: Timeouts { connect: Duration::from_secs(2), response: Duration::from_secs(15) },
             rate_limit_deadline: Duration::from_millis(50),
+            client_location: ClientLocation::default(),
         }
     }
 }
@@ -80,6 +85,16 @@ pub struct Region {
     pub lat: f64,
     /// Longitude, degrees.
     pub lon: f64,
+    /// Country code (upper case), for residency.
+    pub country: Option<String>,
+    /// Continent code (upper case), for residency.
+    pub continent: Option<String>,
+    /// Preference among regions at the same distance (1 to 1000).
+    pub weight: u32,
+    /// Primary or backup.
+    pub tier: Tier,
+    /// The active health check of its shield.
+    pub health_check: HealthCheck,
 }
 
 /// An upstream pool: the regions that may serve its routes.
@@ -91,6 +106,8 @@ pub struct Pool {
     pub regions: Vec<usize>,
     /// How many regions one request may try.
     pub attempts: usize,
+    /// Retries, deadline, breaker and ejection.
+    pub failover: Failover,
 }
 
 /// Which hosts a route serves.
@@ -161,6 +178,10 @@ pub struct Route {
     /// Indices into [`Config::rate_limits`]' policies, all applied (the document's default list
     /// when the route names none).
     pub rate_limit: Vec<usize>,
+    /// The regions it may be served from; `None`: any region of its pool.
+    pub residency: Option<Residency>,
+    /// A share of clients sent to another pool.
+    pub canary: Option<Canary>,
 }
 
 impl Route {

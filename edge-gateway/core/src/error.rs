@@ -84,6 +84,10 @@ pub enum GatewayError {
     /// The issuer's keys cannot be obtained (never fetched, or stale past max-stale).
     #[error("authentication unavailable: {0}")]
     AuthUnavailable(String),
+    /// No region may serve the request: none is healthy among those the route may use
+    /// (residency), or the route's residency leaves none for this caller.
+    #[error("no healthy region may serve this request")]
+    NoHealthyRegion,
     /// A rate-limit policy refuses the request (RFC 6585 §4).
     #[error("rate limited by policy `{policy}`")]
     RateLimited {
@@ -161,7 +165,9 @@ impl GatewayError {
             | GatewayError::PreconditionFailed
             | GatewayError::RangeNotSatisfiable { .. }
             | GatewayError::RateLimited { .. } => Side::Client,
-            GatewayError::AuthUnavailable(_) | GatewayError::RateLimitUnavailable { .. } => Side::Upstream,
+            GatewayError::AuthUnavailable(_)
+            | GatewayError::RateLimitUnavailable { .. }
+            | GatewayError::NoHealthyRegion => Side::Upstream,
             GatewayError::UpstreamConnect(_)
             | GatewayError::UpstreamTimeout(_)
             | GatewayError::UpstreamProtocol(_) => Side::Upstream,
@@ -195,6 +201,7 @@ impl GatewayError {
             GatewayError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             GatewayError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             GatewayError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            GatewayError::NoHealthyRegion => StatusCode::SERVICE_UNAVAILABLE,
             GatewayError::RateLimitUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             GatewayError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -243,6 +250,7 @@ impl GatewayError {
             GatewayError::PreconditionFailed => "precondition-failed",
             GatewayError::RangeNotSatisfiable { .. } => "range-not-satisfiable",
             GatewayError::RateLimited { .. } => "rate-limited",
+            GatewayError::NoHealthyRegion => "no-healthy-region",
             GatewayError::RateLimitUnavailable { .. } => "rate-limit-unavailable",
             GatewayError::Internal => "internal-error",
         }
@@ -267,6 +275,7 @@ impl GatewayError {
             },
             Side::Upstream => match self {
                 GatewayError::AuthUnavailable(_) => "the identity provider's keys are unavailable".into(),
+                GatewayError::NoHealthyRegion => "no healthy region may serve this request".into(),
                 GatewayError::RateLimitUnavailable { .. } => {
                     "the rate-limit counters are unavailable; try again shortly".into()
                 }

@@ -28,6 +28,7 @@ pub mod error;
 pub mod forward;
 pub mod geo;
 pub mod health;
+pub mod join;
 pub mod limits;
 pub mod live;
 pub mod normalize;

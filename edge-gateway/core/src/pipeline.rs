@@ -12,22 +12,24 @@
 //! `pipeline/purge.rs`.
 
 mod cached;
+mod failover;
+mod probe;
 mod purge;
 
 use std::net::IpAddr;
 
-use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
+use http::header::CONTENT_LENGTH;
 use http::request::Parts;
-use http::{Method, Request, Response, StatusCode};
+use http::{Request, Response};
 
 use crate::body::Body;
-use crate::config::{Config, Route};
+use crate::config::{Config, Pool, Route};
 use crate::error::GatewayError;
-use crate::forward::{self, ForwardFacts, Trace};
+use crate::forward::{self, Trace};
 use crate::geo::{self, GeoPoint};
 use crate::limits;
 use crate::live::LiveConfig;
-use crate::ports::{BodyError, Level, Log, Ports, Upstream, UpstreamError};
+use crate::ports::{BodyError, Clock, Level, Log, Ports, Upstream};
 
 use crate::cache::{CacheStatus, Forward};
 use crate::ports::EdgeCache;
@@ -35,9 +37,10 @@ use crate::problem;
 use crate::ratelimit::key::KeyFacts;
 use crate::routing::RouteMatch;
 use crate::stages::edge_cache::{self, CACHE_NAME, Plan, Stamps};
-use crate::stages::{Authenticator, Identity, Limiter};
+use crate::stages::{Authenticator, Health, Identity, Limiter};
 
 pub use cached::Deferred;
+pub use probe::{PROBE_ELECTION_KEY, PROBE_STATE_KEY, ProbeReport};
 
 /// What the platform knows about the client, never taken from client-sent headers.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -46,6 +49,10 @@ pub struct ClientInfo {
     pub ip: Option<IpAddr>,
     /// Where the client is, when the platform knows (Workers' `request.cf`).
     pub location: Option<GeoPoint>,
+    /// The client's country code, when the platform knows.
+    pub country: Option<String>,
+    /// The client's continent code, when the platform knows.
+    pub continent: Option<String>,
 }
 
 /// The gateway of one instance: its live config, its authentication state and the pipeline.
@@ -54,6 +61,7 @@ pub struct Gateway {
     live: LiveConfig,
     auth: Authenticator,
     limiter: Limiter,
+    health: Health,
     stamps: Stamps,
 }
 
@@ -142,10 +150,20 @@ impl Gateway {
         };
         let limited = self.limiter.check(ports, &config, matched.route, &facts).await?;
         let body = limit_undeclared_body(ports, &head, body, config.settings.max_request_body_bytes).await?;
-        let pool = &config.pools[matched.route.pool];
-        let regions = geo::candidate_regions(pool, &config.regions, client.location);
+        self.health.refresh(ports).await;
+        let (pool, selection) =
+            self.regions_for(ports, &config, matched.route, &identity, client, &head.headers);
         let outgoing = Outgoing { head, identity };
-        let cx = cached::Context { config: &config, matched: &matched, regions: &regions, client, ids };
+        let cx = cached::Context {
+            config: &config,
+            matched: &matched,
+            pool,
+            regions: &selection.order,
+            usable: selection.usable,
+            health: &self.health,
+            client,
+            ids,
+        };
         let (mut response, deferred) = self.pass(ports, &cx, outgoing, body).await?;
         for (name, value) in limited {
             response.headers_mut().insert(name, value);
@@ -161,16 +179,13 @@ impl Gateway {
         outgoing: Outgoing,
         body: Body<P::Stream>,
     ) -> Result<(Response<Body<P::Stream>>, Option<Deferred>), GatewayError> {
-        let (config, matched) = (cx.config, cx.matched);
+        let matched = cx.matched;
         let plan = edge_cache::plan(matched.route, &outgoing.head, ports.cache().available());
         match plan {
             Plan::Lookup { key, path } => self.through_cache(ports, cx, outgoing, body, key, path).await,
             Plan::Forward(reason, detail) => {
                 let method_head = (reason == Forward::Method).then(|| copy_head(&outgoing.head));
-                let mut response = forward_with_failover(
-                    ports, config, matched, outgoing, body, cx.regions, cx.client, cx.ids,
-                )
-                .await?;
+                let mut response = failover::forward(ports, cx, outgoing, body).await?;
                 if let Some(head) = method_head {
                     edge_cache::invalidate(
                         ports,
@@ -211,6 +226,61 @@ async fn limit_undeclared_body<P: Ports>(
     })
 }
 
+impl Gateway {
+    /// The pool that serves this request (the route's, or its canary's for clients on that
+    /// side) and the regions to try, in order: residency first, then health, tier and
+    /// distance ([`geo::select`]).
+    fn regions_for<'c, P: Ports>(
+        &self,
+        ports: &P,
+        config: &'c Config,
+        route: &Route,
+        identity: &Identity,
+        client: &ClientInfo,
+        headers: &http::HeaderMap,
+    ) -> (&'c Pool, geo::Selection) {
+        let now = ports.clock().now();
+        let pool = &config.pools[pool_for(route, identity, client)];
+        let claimed =
+            route.residency.as_ref().and_then(|r| r.claim.as_deref()).and_then(|c| claim_values(identity, c));
+        let allowed: Option<Vec<usize>> = route.residency.as_ref().map(|residency| {
+            let region_ok = |&i: &usize| residency.allows(&config.regions[i], claimed.as_deref());
+            pool.regions.iter().copied().filter(region_ok).collect()
+        });
+        let place = geo::whereabouts(client, headers, &config.settings.client_location);
+        let usable = |i: usize| self.health.verdict(config, pool, i, now).usable;
+        let selection =
+            geo::select(&pool.regions, &config.regions, allowed.as_deref(), &place, &usable, pool.attempts);
+        (pool, selection)
+    }
+}
+
+/// The route's pool, or its canary pool for clients whose sticky key (API key, subject or
+/// address) falls on the canary side.
+fn pool_for(route: &Route, identity: &Identity, client: &ClientInfo) -> usize {
+    let Some(canary) = route.canary else { return route.pool };
+    let key = match identity {
+        Identity::ApiKey { id, .. } => Some(format!("key:{id}")),
+        _ => identity.claim("sub").and_then(|v| v.as_str().map(|s| format!("sub:{s}"))),
+    };
+    let key = key.or_else(|| client.ip.map(|ip| format!("ip:{ip}")));
+    match key {
+        Some(key) if geo::canary_side(&route.id, &key, canary.percent) => canary.pool,
+        _ => route.pool,
+    }
+}
+
+/// A residency claim's values: a string, or a list of strings.
+fn claim_values(identity: &Identity, claim: &str) -> Option<Vec<String>> {
+    match identity.claim(claim)? {
+        serde_json::Value::String(s) => Some(vec![s]),
+        serde_json::Value::Array(items) => {
+            Some(items.into_iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        }
+        _ => None,
+    }
+}
+
 /// A copy of a request head (method, URI, headers) for work after the request is forwarded:
 /// invalidation after an unsafe method, revalidation after a stale answer. (`Parts` is not
 /// `Clone`: its extensions may not be.)
@@ -229,101 +299,4 @@ fn route<'c>(config: &'c Config, head: &Parts) -> Result<Matched<'c>, GatewayErr
         RouteMatch::MethodNotAllowed { allow } => Err(GatewayError::MethodNotAllowed { allow }),
         RouteMatch::NotFound => Err(GatewayError::RouteNotFound),
     }
-}
-
-/// Sends the request to each candidate region in turn until one answers usefully.
-///
-/// A request is sent to another region only when its body is empty (it can be replayed) and
-/// either nothing reached the failed region (connect error) or the method is idempotent and the
-/// region timed out or answered 502/503/504.
-#[allow(clippy::too_many_arguments)]
-async fn forward_with_failover<P: Ports>(
-    ports: &P,
-    config: &Config,
-    matched: &Matched<'_>,
-    outgoing: Outgoing,
-    body: Body<P::Stream>,
-    regions: &[usize],
-    client: &ClientInfo,
-    ids: &RequestIds,
-) -> Result<Response<Body<P::Stream>>, GatewayError> {
-    let head = &outgoing.head;
-    let host = limits::host(head).unwrap_or_default().to_owned();
-    let proto = head.uri.scheme_str().unwrap_or("https").to_owned();
-    let facts = ForwardFacts {
-        client_ip: client.ip,
-        proto: &proto,
-        host: &host,
-        request_id: &ids.request_id,
-        trace: &ids.trace,
-    };
-    let mut headers = forward::upstream_headers(&head.headers, &facts);
-    let query = forward::credentials::apply(
-        &mut headers,
-        head.uri.query(),
-        &config.auth,
-        matched.route.auth.as_ref(),
-        &outgoing.identity,
-    );
-    forward::set_cache_scope(&mut headers, &matched.route.id, matched.route.auth.is_some());
-    let path = forward::edit_path(&matched.route.path_edit, head.uri.path(), &matched.params);
-    let replayable = body.is_empty();
-    if replayable {
-        headers.remove(CONTENT_LENGTH);
-        headers.remove(TRANSFER_ENCODING);
-    }
-    let mut body = Some(body);
-    let mut last_error = GatewayError::UpstreamConnect("no region to try".into());
-    for (attempt, &index) in regions.iter().enumerate() {
-        let region = &config.regions[index];
-        let uri = forward::upstream_uri(region, &path, query.as_deref())
-            .map_err(|e| GatewayError::BadRequest(format!("cannot build upstream URL: {e}")))?;
-        let mut request = Request::new(body.take().unwrap_or(Body::Empty));
-        *request.method_mut() = head.method.clone();
-        *request.uri_mut() = uri;
-        *request.headers_mut() = headers.clone();
-        let last = attempt + 1 == regions.len();
-        let outcome = ports.upstream().send(request, matched.route.timeouts).await;
-        let error = match outcome {
-            Ok(response) if last || !retry_status(response.status(), &head.method) => {
-                let (mut parts, body) = response.into_parts();
-                forward::client_headers(&mut parts.headers, &ids.request_id, &region.name, &matched.route.id);
-                return Ok(Response::from_parts(parts, body));
-            }
-            Ok(response) => GatewayError::UpstreamProtocol(format!("status {}", response.status())),
-            Err(error) => upstream_error(error),
-        };
-        ports.log().record(
-            Level::Warn,
-            &format!(
-                "request {}: region {} failed (attempt {}): {error}",
-                ids.request_id,
-                region.name,
-                attempt + 1
-            ),
-        );
-        let may_retry = replayable && (error.retryable() || idempotent(&head.method));
-        last_error = error;
-        if !may_retry {
-            break;
-        }
-    }
-    Err(last_error)
-}
-
-fn upstream_error(error: UpstreamError) -> GatewayError {
-    match error {
-        UpstreamError::Connect(reason) => GatewayError::UpstreamConnect(reason),
-        UpstreamError::Timeout(after) => GatewayError::UpstreamTimeout(after),
-        UpstreamError::Protocol(reason) => GatewayError::UpstreamProtocol(reason),
-    }
-}
-
-/// Statuses that mean "this region failed", worth another region for idempotent methods.
-fn retry_status(status: StatusCode, method: &Method) -> bool {
-    matches!(status.as_u16(), 502..=504) && idempotent(method)
-}
-
-fn idempotent(method: &Method) -> bool {
-    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE)
 }

@@ -9,10 +9,12 @@
 
 pub mod authenticate;
 pub mod edge_cache;
+pub mod health;
 mod keyring;
 pub mod ratelimit;
 
 pub use crate::auth::identity::Identity;
 pub use authenticate::Authenticator;
 
+pub use health::Health;
 pub use ratelimit::Limiter;

@@ -55,7 +55,11 @@ fn serve(
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    let client = ClientInfo { ip: Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 9))), location: None };
+    let client = ClientInfo {
+        ip: Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 9))),
+        location: None,
+        ..ClientInfo::default()
+    };
     pollster::block_on(Gateway::new().handle(ports, request.body(Body::Empty).unwrap(), &client))
 }
 
@@ -233,7 +237,7 @@ fn an_undeclared_body_over_the_limit_is_refused_before_forwarding() {
         let request = Request::post("https://a.test/public/upload")
             .body(Body::Stream(bytes::Bytes::from(vec![b'x'; len])))
             .unwrap();
-        let client = ClientInfo { ip: None, location: None };
+        let client = ClientInfo { ip: None, location: None, ..ClientInfo::default() };
         pollster::block_on(Gateway::new().handle(&ports, request, &client))
     };
     assert_eq!(post(3 * 1024).status(), StatusCode::PAYLOAD_TOO_LARGE);

@@ -21,7 +21,7 @@ fn doc(policies: &str, settings: &str, route_limits: &str) -> String {
 }
 
 fn client(ip: &str) -> ClientInfo {
-    ClientInfo { ip: Some(ip.parse::<IpAddr>().unwrap()), location: None }
+    ClientInfo { ip: Some(ip.parse::<IpAddr>().unwrap()), location: None, ..ClientInfo::default() }
 }
 
 fn get(

@@ -70,7 +70,7 @@ pub(crate) fn from_spin(
     request: IncomingRequest,
 ) -> anyhow::Result<(http::Request<Body<SpinStream>>, ClientInfo)> {
     let mut headers = header_map(&request.headers());
-    let client = ClientInfo { ip: client_ip(&headers), location: None };
+    let client = ClientInfo { ip: client_ip(&headers), location: None, ..ClientInfo::default() };
     let full = last(&headers, FULL_URL).and_then(|v| v.parse::<Uri>().ok());
     let uri = match full {
         Some(full) if full.authority().is_some() => full,

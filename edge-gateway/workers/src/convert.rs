@@ -23,9 +23,16 @@ pub(crate) fn incoming(
     // Miniflare keeps a client-sent value (it only fills the header when absent), so local runs
     // can be spoofed where production cannot; see docs/security.md. The core never forwards the
     // header itself: the origin sees only X-Forwarded-For / Forwarded built from this value.
+    let cf = Reflect::get(request, &JsValue::from_str("cf")).ok().filter(|cf| cf.is_object());
+    let text = |field: &str| {
+        let value = Reflect::get(cf.as_ref()?, &JsValue::from_str(field)).ok()?.as_string()?;
+        (!value.is_empty() && value.len() <= 8).then_some(value)
+    };
     let client = ClientInfo {
         ip: headers.get("cf-connecting-ip").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()),
-        location: location(request),
+        location: cf.as_ref().and_then(location),
+        country: text("country"),
+        continent: text("continent"),
     };
     let body = request.body().map_or(Body::Empty, Body::Stream);
     let mut converted = http::Request::builder()
@@ -38,10 +45,9 @@ pub(crate) fn incoming(
 }
 
 /// `request.cf.latitude` / `longitude`, when present and numeric.
-fn location(request: &web_sys::Request) -> Option<GeoPoint> {
-    let cf = Reflect::get(request, &JsValue::from_str("cf")).ok().filter(|cf| cf.is_object())?;
+fn location(cf: &JsValue) -> Option<GeoPoint> {
     let number = |field: &str| {
-        let value = Reflect::get(&cf, &JsValue::from_str(field)).ok()?;
+        let value = Reflect::get(cf, &JsValue::from_str(field)).ok()?;
         value.as_string().and_then(|s| s.parse::<f64>().ok()).or_else(|| value.as_f64())
     };
     let (lat, lon) = (number("latitude")?, number("longitude")?);

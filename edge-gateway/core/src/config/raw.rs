@@ -7,7 +7,13 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+mod failover;
 mod ratelimit;
+
+pub use failover::{
+    RawBreaker, RawCanary, RawClientLocation, RawHealthCheck, RawOutlier, RawPoint, RawResidency,
+    RawRetryBudget, RawTier,
+};
 
 pub use ratelimit::{
     RawAlgorithm, RawClaimKey, RawHeaderKey, RawKeyName, RawKeyPart, RawMode, RawOnStoreError, RawRateLimit,
@@ -62,6 +68,9 @@ pub struct RawSettings {
     /// How long a request waits for a rate-limit counter before the policy's `on_store_error`
     /// decides, in milliseconds (1 to 10000, default 50).
     pub rate_limit_deadline_ms: Option<u64>,
+    /// Where the client's location comes from when the platform does not report it.
+    #[serde(default)]
+    pub client_location: RawClientLocation,
 }
 
 /// Time limits for one upstream attempt.
@@ -88,6 +97,19 @@ pub struct RawRegion {
     pub lat: f64,
     /// Longitude of the region, degrees.
     pub lon: f64,
+    /// Country code of the region (ISO 3166-1 alpha-2), for residency.
+    pub country: Option<String>,
+    /// Continent code of the region (`AF`, `AN`, `AS`, `EU`, `NA`, `OC`, `SA`), for residency.
+    pub continent: Option<String>,
+    /// Among regions at the same distance, the heavier is preferred (1 to 1000, default 100).
+    pub weight: Option<u32>,
+    /// `primary` (default) or `backup`: a backup region serves only when no primary of the
+    /// pool is healthy.
+    #[serde(default)]
+    pub tier: RawTier,
+    /// The active health check of the region's shield.
+    #[serde(default)]
+    pub health_check: RawHealthCheck,
 }
 
 /// An upstream pool.
@@ -99,6 +121,23 @@ pub struct RawPool {
     pub regions: Vec<String>,
     /// How many regions to try before giving up (default: all of them).
     pub attempts: Option<u32>,
+    /// What makes an attempt worth another region: `connect`, `timeout`, and statuses `502`,
+    /// `503`, `504` (default all five).
+    pub retry_on: Option<Vec<String>>,
+    /// Time for all attempts together, milliseconds (default 30000).
+    pub deadline_ms: Option<u64>,
+    /// Request bodies up to this size are kept so another region can be sent them (default
+    /// 65536; larger bodies are never retried once sent).
+    pub replay_body_bytes: Option<u64>,
+    /// Retries allowed beyond first attempts.
+    #[serde(default)]
+    pub retry_budget: RawRetryBudget,
+    /// When a region's breaker opens, per instance.
+    #[serde(default)]
+    pub breaker: RawBreaker,
+    /// When a region is ejected after consecutive failures, per instance.
+    #[serde(default)]
+    pub outlier: RawOutlier,
 }
 
 /// One route.
@@ -135,6 +174,10 @@ pub struct RawRoute {
     /// Names of the rate-limit policies applied to this route, all of which must admit a
     /// request; absent means `default_rate_limit`, `[]` means none.
     pub rate_limit: Option<Vec<String>>,
+    /// The regions this route may be served from; failover never leaves them.
+    pub residency: Option<RawResidency>,
+    /// A share of clients sent to another pool, sticky per client.
+    pub canary: Option<RawCanary>,
 }
 
 /// How a route uses the edge cache (RFC 9111 rules apply unless a field overrides them).

@@ -13,6 +13,7 @@ use serde_json::Value;
 mod auth;
 mod cache;
 mod exposure;
+mod failover;
 mod ratelimit;
 
 use super::auth::AuthSettings;
@@ -111,7 +112,7 @@ pub(super) fn validate(json: &[u8]) -> Result<Config, ConfigErrors> {
 
     let regions = check_regions(&regions, &mut errors);
     let pools = check_pools(&pools, &regions, &mut errors);
-    let routes = check_routes(&routes, &pools, &settings, &auth, &rate_limits, &mut errors);
+    let routes = check_routes(&routes, &regions, &pools, &settings, &auth, &rate_limits, &mut errors);
     let pool_shields: Vec<Vec<&str>> = pools
         .values()
         .map(|pool| {
@@ -241,6 +242,7 @@ fn check_settings(raw: &RawSettings, errors: &mut Errors) -> Settings {
             "$.settings.rate_limit_deadline_ms",
             errors,
         ),
+        client_location: failover::client_location(&raw.client_location, errors),
     }
 }
 
@@ -268,9 +270,22 @@ fn check_regions(raw: &[(usize, RawRegion)], errors: &mut Errors) -> Vec<(usize,
         if !(-180.0..=180.0).contains(&region.lon) {
             errors.push(format!("{base}.lon"), "must be between -180 and 180");
         }
+        let extras = failover::region_extras(region, &base, errors);
         match check_shield_url(&region.shield) {
-            Ok(shield) => regions
-                .push((*i, Region { name: region.name.clone(), shield, lat: region.lat, lon: region.lon })),
+            Ok(shield) => regions.push((
+                *i,
+                Region {
+                    name: region.name.clone(),
+                    shield,
+                    lat: region.lat,
+                    lon: region.lon,
+                    country: extras.country,
+                    continent: extras.continent,
+                    weight: extras.weight,
+                    tier: extras.tier,
+                    health_check: extras.health_check,
+                },
+            )),
             Err(reason) => errors.push(format!("{base}.shield"), reason),
         }
     }
@@ -329,13 +344,15 @@ fn check_pools(
             Some(n) => n as usize,
             None => indices.len().max(1),
         };
-        pools.insert(name.clone(), Pool { name: name.clone(), regions: indices, attempts });
+        let failover = failover::failover(pool, &base, errors);
+        pools.insert(name.clone(), Pool { name: name.clone(), regions: indices, attempts, failover });
     }
     pools
 }
 
 fn check_routes(
     raw: &[(usize, RawRoute)],
+    regions: &[(usize, Region)],
     pools: &BTreeMap<String, Pool>,
     settings: &Settings,
     auth: &auth::CheckedAuth,
@@ -368,6 +385,18 @@ fn check_routes(
             route.cache.as_ref().map(|raw| cache::check_route_cache(raw, &format!("{base}.cache"), errors));
         let route_auth =
             route.auth.as_ref().map(|raw| auth::check_route_auth(raw, auth, &format!("{base}.auth"), errors));
+        let canary = route
+            .canary
+            .as_ref()
+            .and_then(|raw| failover::canary(raw, pools, &format!("{base}.canary"), errors));
+        let residency = route.residency.as_ref().map(|raw| {
+            let served_by = [("pool", pool), ("canary pool", canary.map(|c| c.pool))];
+            let served_by: Vec<(&str, &Pool)> = served_by
+                .into_iter()
+                .filter_map(|(which, index)| Some((which, pools.values().nth(index?)?)))
+                .collect();
+            failover::residency(raw, &served_by, regions, &format!("{base}.residency"), errors)
+        });
         let rate_limit = match &route.rate_limit {
             Some(names) => rate_limits.resolve(names, &format!("{base}.rate_limit"), errors),
             None => rate_limits.limits.default.clone(),
@@ -385,6 +414,8 @@ fn check_routes(
                 auth: route_auth,
                 cache: route_cache,
                 rate_limit,
+                residency,
+                canary,
             };
             routes.push((*i, route));
         }

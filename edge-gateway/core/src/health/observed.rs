@@ -27,7 +27,7 @@ use crate::ports::UnixMillis;
 pub const DEFAULT_MAX_AGE_MS: u64 = 30_000;
 
 /// What the active prober last found for one region.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Snapshot {
     /// Whether the region's shield answered its health check as healthy.
     pub healthy: bool,

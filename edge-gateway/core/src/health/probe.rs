@@ -56,7 +56,7 @@ impl TryFrom<ProbeSettings> for ProbeConfig {
 }
 
 /// What the prober remembers about one region between runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ProbeState {
     /// The current verdict (a region never probed is taken as healthy).
     pub healthy: bool,

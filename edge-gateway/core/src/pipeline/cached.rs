@@ -18,7 +18,7 @@ use http::header::{
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 
-use super::{Gateway, Matched, Outgoing, RequestIds, copy_head, forward_with_failover, route};
+use super::{Gateway, Matched, Outgoing, RequestIds, copy_head, route};
 use crate::body::Body;
 use crate::cache::conditional::{self, Answer};
 use crate::cache::status::ttl_of;
@@ -26,12 +26,13 @@ use crate::cache::{
     CacheStatus, Decision, Forward, evaluate, is_stale_if_error_status, merge_304, revalidation_headers,
 };
 use crate::config::Config;
+use crate::config::Pool;
 use crate::config::edge_cache::RouteCache;
 use crate::error::GatewayError;
 use crate::forward::{self, REQUEST_ID, Trace};
-use crate::geo;
 use crate::pipeline::ClientInfo;
 use crate::ports::{Clock, EdgeCache, Level, Log, Ports, UnixMillis};
+use crate::stages::Health;
 use crate::stages::Identity;
 use crate::stages::edge_cache::{self, CACHE_NAME, Entry};
 
@@ -51,7 +52,14 @@ pub struct Deferred {
 pub(super) struct Context<'a, 'c> {
     pub(super) config: &'a Config,
     pub(super) matched: &'a Matched<'c>,
+    /// The pool serving the request (the route's or its canary's).
+    pub(super) pool: &'a Pool,
+    /// The regions to try, in order.
     pub(super) regions: &'a [usize],
+    /// How many of them, from the front, were healthy.
+    pub(super) usable: usize,
+    /// The instance's health state, told every attempt's outcome.
+    pub(super) health: &'a Health,
     pub(super) client: &'a ClientInfo,
     pub(super) ids: &'a RequestIds,
 }
@@ -67,17 +75,7 @@ impl Context<'_, '_> {
         outgoing: Outgoing,
         body: Body<P::Stream>,
     ) -> Result<Response<Body<P::Stream>>, GatewayError> {
-        forward_with_failover(
-            ports,
-            self.config,
-            self.matched,
-            outgoing,
-            body,
-            self.regions,
-            self.client,
-            self.ids,
-        )
-        .await
+        super::failover::forward(ports, self, outgoing, body).await
     }
 }
 
@@ -147,12 +145,22 @@ impl Gateway {
         let Some(entry) = edge_cache::lookup(ports, &deferred.key).await else { return };
         let trace = Trace::start(&head.headers, ports.entropy());
         let ids = RequestIds { request_id: forward::trace::request_id(&head.headers, &trace), trace };
-        let pool = &config.pools[matched.route.pool];
-        let regions = geo::candidate_regions(pool, &config.regions, deferred.client.location);
+        self.health.refresh(ports).await;
+        let (pool, selection) = self.regions_for(
+            ports,
+            &config,
+            matched.route,
+            &deferred.identity,
+            &deferred.client,
+            &head.headers,
+        );
         let cx = Context {
             config: &config,
             matched: &matched,
-            regions: &regions,
+            pool,
+            regions: &selection.order,
+            usable: selection.usable,
+            health: &self.health,
             client: &deferred.client,
             ids: &ids,
         };

@@ -203,6 +203,9 @@ impl Limiter {
             let now = ports.clock().now();
             let mut approx = self.approx.borrow().get(&check.key).copied().unwrap_or_default();
             if approx.due(now, SYNC_MS) {
+                // Marked before the exchange, so concurrent requests of this instance do not
+                // start their own (one write per second per key is all KV takes).
+                self.approx.borrow_mut().entry(check.key.clone()).or_default().synced_at = now;
                 let me = self.instance(ports).to_owned();
                 let mine = approx.share(&me, &policy.rate, now);
                 let keep = Duration::from_millis(policy.rate.period_ms.saturating_mul(2));

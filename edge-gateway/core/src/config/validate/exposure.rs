@@ -21,9 +21,16 @@ use crate::routing::prefix_base;
 /// Reports every shadowing and upstream alias between open and protected routes.
 /// `pool_shields[p]` are the shield URLs of pool `p`.
 pub(super) fn check(routes: &[(usize, Route)], pool_shields: &[Vec<&str>], errors: &mut Errors) {
-    let share_a_shield = |a: &Route, b: &Route| match (pool_shields.get(a.pool), pool_shields.get(b.pool)) {
-        (Some(x), Some(y)) => x.iter().any(|shield| y.contains(shield)),
-        _ => a.pool == b.pool,
+    // A route reaches its pool's shields and its canary pool's.
+    let shields = |r: &Route| -> Vec<&str> {
+        let pools = std::iter::once(r.pool).chain(r.canary.map(|c| c.pool));
+        pools.filter_map(|p| pool_shields.get(p)).flatten().copied().collect()
+    };
+    let pools = |r: &Route| [Some(r.pool), r.canary.map(|c| c.pool)];
+    let share_a_shield = |a: &Route, b: &Route| {
+        let (x, y) = (shields(a), shields(b));
+        x.iter().any(|shield| y.contains(shield))
+            || pools(a).iter().flatten().any(|p| pools(b).contains(&Some(*p)))
     };
     for (_, protected) in routes.iter().filter(|(_, r)| r.auth.is_some()) {
         for (i, open) in routes.iter().filter(|(_, r)| r.auth.is_none()) {
