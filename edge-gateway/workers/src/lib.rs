@@ -16,6 +16,7 @@ mod convert;
 mod headers;
 mod limiter;
 mod ports;
+mod shares;
 mod webcrypto;
 
 use std::rc::Rc;

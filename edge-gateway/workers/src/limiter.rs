@@ -16,6 +16,9 @@
 //! fetch per call, raced against the call's deadline. It never decides anything itself: what a
 //! failure means is the policy's `on_store_error`, in the core.
 //!
+//! Approximate policies do not reach the object: [`Counters::exchange`] trades this isolate's
+//! share through Workers KV ([`crate::shares`]).
+//!
 //! This module never panics: every failure becomes a response (object) or a `CounterError`
 //! (client).
 
@@ -24,6 +27,7 @@ mod object;
 use std::time::Duration;
 
 use edge_gateway_core::ports::{CounterError, Counters};
+use edge_gateway_core::ratelimit::approximate::Share;
 use edge_gateway_core::ratelimit::counter::{self, CounterCall};
 use edge_gateway_core::ratelimit::lease::Grant;
 use futures_util::future::{Either, select};
@@ -76,5 +80,14 @@ impl Counters for WorkersCounters {
             Either::Left((outcome, _)) => outcome,
             Either::Right(((), _)) => Err(CounterError(format!("deadline of {deadline:?} passed"))),
         }
+    }
+
+    /// Approximate policies share their counts through the routes KV (see [`crate::shares`]).
+    fn shares(&self) -> bool {
+        true
+    }
+
+    async fn exchange(&self, key: &str, mine: &Share, keep: Duration) -> Result<Vec<Share>, CounterError> {
+        crate::shares::exchange(&self.0, key, mine, keep).await
     }
 }
