@@ -50,24 +50,45 @@ fn new(args: &[String]) -> Result<String, String> {
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let made = make(tenant, scopes, description, expires_in_days.map(|days| now_ms + days * 86_400_000))?;
+    let output = json!({"key": made.key, "kv_key": made.kv_key, "record": made.record});
+    Ok(serde_json::to_string_pretty(&output).expect("serializes"))
+}
+
+/// A new key and the record that stores only its hash.
+pub(crate) struct Made {
+    /// The plain key: shown once, never stored.
+    pub(crate) key: String,
+    /// `apikeys/<sha256>`.
+    pub(crate) kv_key: String,
+    /// The KV record.
+    pub(crate) record: ApiKeyRecord,
+}
+
+/// Makes a random key for `tenant`; `Err` names the bad argument.
+pub(crate) fn make(
+    tenant: Option<String>,
+    scopes: Vec<String>,
+    description: String,
+    expires_at_ms: Option<u64>,
+) -> Result<Made, String> {
     let tenant = tenant.filter(|t| !t.is_empty()).ok_or("--tenant is required")?;
     if let Some(scope) = scopes.iter().find(|s| s.is_empty() || s.contains(' ')) {
         return Err(format!("--scope `{scope}`: must be non-empty, without spaces"));
     }
     let key = format!("egk_{}", apikey::hex(&random_bytes()?));
     let hash = apikey::hash_key(&key).map_err(|e| e.to_string())?;
-    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
     let record = ApiKeyRecord {
         id: format!("k_{}", &hash[..10]),
         key_sha256: hash.clone(),
         tenant,
         scopes,
         status: KeyStatus::Active,
-        expires_at_ms: expires_in_days.map(|days| now_ms + days * 86_400_000),
+        expires_at_ms,
         description,
     };
-    let output = json!({"key": key, "kv_key": apikey::record_key(&hash), "record": record});
-    Ok(serde_json::to_string_pretty(&output).expect("serializes"))
+    Ok(Made { key, kv_key: apikey::record_key(&hash), record })
 }
 
 fn revoke() -> Result<String, String> {
