@@ -42,7 +42,7 @@ pub(crate) fn check_text(text: &str) -> Vec<Problem> {
         return vec![Problem {
             path: "$".into(),
             line: syntax.line(),
-            column: syntax.column(),
+            column: syntax.column().max(1),
             reason: format!("not valid JSON: {syntax}"),
         }];
     }
