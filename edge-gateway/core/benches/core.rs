@@ -199,5 +199,40 @@ fn ratelimit(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, routing, parsing, jwt, normalisation, ratelimit);
+/// Region selection with geo, health and residency against the fixed configured order.
+fn selection(c: &mut Criterion) {
+    use edge_gateway_core::geo::{self, GeoPoint, Whereabouts};
+    let regions: Vec<String> = (0..8)
+        .map(|i| {
+            format!(
+                r#"{{"name":"r{i}","shield":"http://r{i}.shield","lat":{},"lon":{},"continent":"{}","tier":"{}"}}"#,
+                -60 + i * 15,
+                -150 + i * 40,
+                if i % 2 == 0 { "EU" } else { "NA" },
+                if i == 7 { "backup" } else { "primary" }
+            )
+        })
+        .collect();
+    let names: Vec<String> = (0..8).map(|i| format!("\"r{i}\"")).collect();
+    let doc = format!(
+        r#"{{"regions":[{}],"pools":{{"p":{{"regions":[{}]}}}},"routes":[{{"id":"x","path":"/x","pool":"p"}}]}}"#,
+        regions.join(","),
+        names.join(",")
+    );
+    let config = Config::from_json(doc.as_bytes()).expect("valid");
+    let pool = &config.pools[0];
+    let client = Whereabouts { point: Some(GeoPoint { lat: 48.8, lon: 2.3 }), ..Whereabouts::default() };
+    let eu: Vec<usize> = (0..8).filter(|i| i % 2 == 0).collect();
+    let mut group = c.benchmark_group("region_selection_8_regions");
+    group.bench_function("configured_order", |b| b.iter(|| std::hint::black_box(pool.regions.clone())));
+    group.bench_function("geo_health_tiers", |b| {
+        b.iter(|| geo::select(&pool.regions, &config.regions, None, &client, &|i| i != 3, 8))
+    });
+    group.bench_function("geo_health_residency", |b| {
+        b.iter(|| geo::select(&pool.regions, &config.regions, Some(&eu), &client, &|i| i != 3, 8))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, routing, parsing, jwt, normalisation, ratelimit, selection);
 criterion_main!(benches);

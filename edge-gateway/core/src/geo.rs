@@ -103,7 +103,7 @@ pub fn select(
         }
     };
     let position = |i: usize| candidates.iter().position(|&c| c == i).unwrap_or(usize::MAX);
-    order.sort_by_key(|&i| (group(i), nearness(i), std::cmp::Reverse(regions[i].weight), position(i)));
+    order.sort_by_cached_key(|&i| (group(i), nearness(i), std::cmp::Reverse(regions[i].weight), position(i)));
     order.truncate(attempts);
     let usable = order.iter().take_while(|&&i| group(i) < 2).count();
     Selection { order, usable }
