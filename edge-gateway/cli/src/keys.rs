@@ -31,7 +31,7 @@ pub(crate) fn add(
     description: String,
     expires: Option<&str>,
 ) -> u8 {
-    let expires_at_ms = match expires.map(rfc3339_ms).transpose() {
+    let expires_at_ms = match expires.map(crate::rfc3339::to_ms).transpose() {
         Ok(ms) => ms,
         Err(reason) => return usage(&format!("--expires: {reason}")),
     };
@@ -135,83 +135,4 @@ fn quote(text: &str) -> String {
 fn usage(message: &str) -> u8 {
     eprintln!("{message}");
     exit::USAGE
-}
-
-/// `2026-12-31T23:59:59Z` (fraction and `±HH:MM` offset allowed) → Unix milliseconds.
-pub(crate) fn rfc3339_ms(text: &str) -> Result<u64, String> {
-    let bad = || format!("`{text}` is not an RFC 3339 time like 2026-12-31T23:59:59Z");
-    let b = text.as_bytes();
-    if b.len() < 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !matches!(b[10], b'T' | b't')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
-        return Err(bad());
-    }
-    let num =
-        |range: std::ops::Range<usize>| text.get(range).and_then(|s| s.parse::<i64>().ok()).ok_or_else(bad);
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
-        return Err(bad());
-    }
-    let mut rest = &text[19..];
-    let mut millis = 0;
-    if let Some(fraction) = rest.strip_prefix('.') {
-        let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return Err(bad());
-        }
-        millis = format!("{:0<3}", &fraction[..digits.min(3)]).parse::<i64>().map_err(|_| bad())?;
-        rest = &fraction[digits..];
-    }
-    let offset_s = match rest {
-        "Z" | "z" => 0,
-        _ if rest.len() == 6 && rest.as_bytes()[3] == b':' => {
-            let sign = match rest.as_bytes()[0] {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return Err(bad()),
-            };
-            let (h, m) = (num(20..22)?, num(23..25)?);
-            sign * (h * 3600 + m * 60)
-        }
-        _ => return Err(bad()),
-    };
-    let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset_s;
-    u64::try_from(seconds * 1000 + millis).map_err(|_| bad())
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rfc3339_times() {
-        let cases = [
-            ("1970-01-01T00:00:00Z", Ok(0)),
-            ("2026-12-31T23:59:59Z", Ok(1_798_761_599_000)),
-            ("2026-12-31T23:59:59.5Z", Ok(1_798_761_599_500)),
-            ("2027-01-01T01:59:59+02:00", Ok(1_798_761_599_000)),
-            ("2026-12-31", Err(())),
-            ("2026-13-01T00:00:00Z", Err(())),
-            ("2026-12-31T23:59:59", Err(())),
-        ];
-        for (text, expected) in cases {
-            assert_eq!(rfc3339_ms(text).map_err(drop), expected, "{text}");
-        }
-    }
 }

@@ -14,6 +14,7 @@ mod diff;
 mod keys;
 mod locate;
 mod purge;
+mod rfc3339;
 mod routes;
 
 use std::process::ExitCode;

@@ -148,6 +148,10 @@ pub(crate) fn current(gateway: &Gateway, document: bool) -> u8 {
 fn field(value: &Value, name: &str) -> String {
     match value.get(name) {
         Some(Value::String(s)) => s.clone(),
+        // The gateway states times as Unix milliseconds.
+        Some(Value::Number(ms)) if name == "published_at" && ms.as_u64().is_some() => {
+            crate::rfc3339::from_ms(ms.as_u64().unwrap_or_default())
+        }
         Some(Value::Null) | None => "(none)".into(),
         Some(other) => other.to_string(),
     }
