@@ -40,6 +40,9 @@ pub struct ProbeReport {
     pub changed: Vec<(String, bool)>,
     /// The snapshot published.
     pub snapshot: HealthSnapshot,
+    /// The shortest health-check interval of the config's regions, milliseconds (`None`: no
+    /// regions): how long a caller that probes in rounds waits before the next one.
+    pub interval_ms: Option<u64>,
 }
 
 impl Gateway {
@@ -65,7 +68,8 @@ impl Gateway {
             })
             .collect();
         let results = JoinAll::new(checks).await;
-        let mut report = ProbeReport::default();
+        let interval_ms = config.regions.iter().map(|r| r.health_check.probe.settings().interval_ms).min();
+        let mut report = ProbeReport { interval_ms, ..ProbeReport::default() };
         for (&i, ok) in due.iter().zip(results) {
             let region = &config.regions[i];
             let state = states.entry(region.name.clone()).or_default();
