@@ -35,8 +35,21 @@
 //! The client address comes from the **last** `spin-client-addr` header: Spin appends its own
 //! `spin-*` headers after the ones the client sent, so earlier instances may be forged (see
 //! [`message`]). Every `spin-*` header is removed before the request reaches the core. Spin
-//! knows nothing about the client's location, so region choice falls back to each pool's
-//! configured order.
+//! knows nothing about the client's location: a deployment names the headers its CDN sets
+//! (`settings.client_location`), else region choice uses the configured default position, or
+//! each pool's order.
+//!
+//! **Region health.** Spin has no cron trigger in the HTTP world, and each instance lives for
+//! one request, so passive observations (breakers, ejections) last one request only and the
+//! shared `health/snapshot` is what carries health between requests. Every instance, once its
+//! response is complete, runs the core's `probe_if_elected`: a one-per-interval exact limit on
+//! the rate-limit counters (compare-and-swap) elects at most one instance per shortest
+//! health-check interval, which probes every due shield and writes the snapshot. This runs
+//! after the response because a WASI 0.2 instance keeps running after `ResponseOutparam::set`
+//! and the body's `finish`: Spin's trigger (and the test host) return the response as soon as
+//! it is set and let the instance's task run until the handler returns. No client waits for a
+//! probe; with no traffic, nothing is probed (the snapshot then ages out and regions count as
+//! unknown).
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -71,8 +84,33 @@ async fn serve(request: IncomingRequest, out: ResponseOutparam) {
         Err(error) => return fail(out, &error),
     };
     let ports = SpinPorts::open();
-    let response = Gateway::new().handle(&ports, request, &client).await;
+    let gateway = Gateway::new();
+    let response = gateway.handle(&ports, request, &client).await;
     respond(out, response).await;
+    probe_after_response(&gateway, &ports).await;
+}
+
+/// Probes the shields when this instance wins the interval's election, after the response is
+/// complete (see the crate docs, "Region health").
+async fn probe_after_response(gateway: &Gateway, ports: &SpinPorts) {
+    match gateway.probe_if_elected(ports).await {
+        Ok(Some(report)) => {
+            let changed: Vec<String> = report
+                .changed
+                .iter()
+                .map(|(region, healthy)| {
+                    format!("{region} {}", if *healthy { "healthy" } else { "unhealthy" })
+                })
+                .collect();
+            eprintln!(
+                "edge-gateway INFO health probe: {} region(s) probed; changed: {}",
+                report.probed.len(),
+                if changed.is_empty() { "none".to_owned() } else { changed.join(", ") }
+            );
+        }
+        Ok(None) => {}
+        Err(error) => eprintln!("edge-gateway WARN health probe: {error}"),
+    }
 }
 
 /// Sends the core's response: the head at once, then the body as it streams.
