@@ -112,7 +112,12 @@ fn answer(url: &str, result: Result<ureq::Response, ureq::Error>) -> Result<Valu
                 response.into_string().ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
             Err(refusal(url, status, &problem))
         }
-        Err(ureq::Error::Transport(transport)) => Err(unreachable(url, transport.to_string())),
+        Err(ureq::Error::Transport(transport)) => {
+            // ureq names the URL itself; the line names it once.
+            let reason = transport.to_string();
+            let reason = reason.strip_prefix(&format!("{url}: ")).unwrap_or(&reason).to_owned();
+            Err(unreachable(url, reason))
+        }
     }
 }
 

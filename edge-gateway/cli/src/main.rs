@@ -267,7 +267,7 @@ fn main() -> ExitCode {
         }
         Command::Purge { gateway, target } => {
             let secret = std::env::var("GATEWAY_PURGE_SECRET").ok().filter(|s| !s.is_empty());
-            match connect(gateway, secret) {
+            match connect(gateway, secret, true) {
                 Ok(gateway) => purge::run(&gateway, &purge_target(target)),
                 Err(code) => code,
             }
@@ -288,7 +288,7 @@ fn run_routes(gateway: Option<String>, command: RoutesCommand) -> u8 {
     if let RoutesCommand::Validate { file, json } = &command {
         return routes::validate(file, *json);
     }
-    let gateway = match connect(gateway, None) {
+    let gateway = match connect(gateway, None, false) {
         Ok(gateway) => gateway,
         Err(code) => return code,
     };
@@ -302,8 +302,9 @@ fn run_routes(gateway: Option<String>, command: RoutesCommand) -> u8 {
     }
 }
 
-/// The gateway named by `--gateway`/`GATEWAY_URL`, with `secret` or `GATEWAY_ADMIN_SECRET`.
-fn connect(url: Option<String>, secret: Option<String>) -> Result<admin::Gateway, u8> {
+/// The gateway named by `--gateway`/`GATEWAY_URL`, with `secret` (the purge secret when
+/// `purging`) or `GATEWAY_ADMIN_SECRET`.
+fn connect(url: Option<String>, secret: Option<String>, purging: bool) -> Result<admin::Gateway, u8> {
     let Some(url) = url.filter(|u| !u.is_empty()) else {
         eprintln!("no gateway: give --gateway URL or set GATEWAY_URL");
         return Err(exit::USAGE);
@@ -316,7 +317,12 @@ fn connect(url: Option<String>, secret: Option<String>) -> Result<admin::Gateway
     {
         Some(secret) => secret,
         None => {
-            eprintln!("{url}: GATEWAY_ADMIN_SECRET is not set (the admin API answers 401 without it)");
+            let which = if purging {
+                "GATEWAY_PURGE_SECRET (or GATEWAY_ADMIN_SECRET)"
+            } else {
+                "GATEWAY_ADMIN_SECRET"
+            };
+            eprintln!("{url}: {which} is not set (the gateway answers 401 without it)");
             return Err(exit::USAGE);
         }
     };
