@@ -61,13 +61,19 @@ export function startProcess(cmd, args, { ready, timeoutMs = 60_000, name = path
   });
 }
 
-/** Starts one origin shield for `region` in front of `origin`. */
-export async function startShield(region, origin, { env, args = [] } = {}) {
-  const port = await freePort();
+/** Starts one origin shield for `region` in front of `origin` (on `port`, e.g. to restart one). */
+export async function startShield(region, origin, { env, args = [], port: fixed } = {}) {
+  const port = fixed ?? (await freePort());
   const proc = await startProcess(
     bins.shield,
     ["--listen", `127.0.0.1:${port}`, "--region", region, "--origin", origin, ...args],
     { ready: /listening on/, name: `origin-shield ${region}`, env },
   );
-  return { region, url: `http://127.0.0.1:${port}`, stop: proc.stop };
+  // `kill`: SIGKILL, as a region that dies (no graceful shutdown), resolved once it exited.
+  const kill = () => new Promise((r) => {
+    if (proc.child.exitCode !== null || proc.child.signalCode !== null) return r();
+    proc.child.once("exit", () => r());
+    proc.child.kill("SIGKILL");
+  });
+  return { region, port, url: `http://127.0.0.1:${port}`, stop: proc.stop, kill };
 }

@@ -6,7 +6,12 @@ import { Miniflare } from "miniflare";
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 const workerDir = path.join(root, "edge-gateway/workers");
 
-export async function startWorkers() {
+/**
+ * One gateway Worker. `bindings` adds to the default ones (e.g. `{ PROBE_ROUNDS: "1" }`).
+ * Besides `fetch`/`dispatch`/`put`/`del`: `get(key)` reads the routes KV (null when absent),
+ * `scheduled()` runs the cron handler once, as a cron trigger would.
+ */
+export async function startWorkers({ bindings = {} } = {}) {
   const mf = new Miniflare({
     scriptPath: path.join(workerDir, "entry.mjs"),
     modules: true,
@@ -18,7 +23,7 @@ export async function startWorkers() {
     compatibilityDate: "2026-04-01",
     kvNamespaces: ["ROUTES"],
     // Enables the purge endpoint (a Workers secret in production).
-    bindings: { PURGE_SECRET: "e2e-purge-secret", SHIELD_PURGE_SECRET: "e2e-shield-secret" },
+    bindings: { PURGE_SECRET: "e2e-purge-secret", SHIELD_PURGE_SECRET: "e2e-shield-secret", ...bindings },
     port: 0,
     host: "127.0.0.1",
   });
@@ -33,6 +38,11 @@ export async function startWorkers() {
     dispatch: (p, init) => mf.dispatchFetch(url + p, { redirect: "manual", ...init }),
     put: (key, value) => kv.put(key, value),
     del: (key) => kv.delete(key),
+    get: async (key) => {
+      const value = await kv.get(key, "arrayBuffer");
+      return value === null ? null : Buffer.from(value);
+    },
+    scheduled: async (cron = "* * * * *") => (await mf.getWorker()).scheduled({ cron }),
     close: () => mf.dispose(),
   };
 }
