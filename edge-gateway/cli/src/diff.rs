@@ -145,4 +145,26 @@ mod tests {
         );
         assert!(diff(&next, &next).is_empty());
     }
+
+    #[test]
+    fn regions_issuers_and_limits_are_matched_by_name() {
+        let live = json!({"regions": [{"name": "eu", "lat": 1}, {"name": "us"}],
+                          "auth": {"issuers": {"corp": {"issuer": "a"}}, "api_keys": {"cache_ttl_ms": 1}},
+                          "rate_limits": {"per-tenant": {"limit": 5}}});
+        let next = json!({"regions": [{"name": "us"}, {"name": "eu", "lat": 2}],
+                          "auth": {"issuers": {"partner": {"issuer": "b"}}, "api_keys": {"cache_ttl_ms": 1}},
+                          "rate_limits": {"per-tenant": {"limit": 5, "shadow": true}}});
+        assert_eq!(
+            diff(&live, &next),
+            [
+                "regions:",
+                "  ~ eu: lat 1 -> 2",
+                "auth issuers:",
+                "  - corp",
+                "  + partner",
+                "rate_limits:",
+                "  ~ per-tenant: shadow (absent) -> true",
+            ]
+        );
+    }
 }
