@@ -108,9 +108,14 @@ fn answer(url: &str, result: Result<ureq::Response, ureq::Error>) -> Result<Valu
             serde_json::from_str(&text).map_err(|e| unreachable(url, format!("answer is not JSON: {e}")))
         }
         Err(ureq::Error::Status(status, response)) => {
+            let retry_after = response.header("Retry-After").map(str::to_owned);
             let problem: Value =
                 response.into_string().ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
-            Err(refusal(url, status, &problem))
+            let mut error = refusal(url, status, &problem);
+            if let (AdminError::Refused { detail, .. }, Some(seconds)) = (&mut error, retry_after) {
+                detail.push_str(&format!(" (retry after {seconds} s)"));
+            }
+            Err(error)
         }
         Err(ureq::Error::Transport(transport)) => {
             // ureq names the URL itself; the line names it once.

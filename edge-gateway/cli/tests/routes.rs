@@ -211,6 +211,21 @@ fn a_401_exits_3_with_a_clear_message() {
 }
 
 #[test]
+fn a_429_exits_3_and_says_when_to_retry() {
+    let fake = Fake::start();
+    let env = [("GATEWAY_URL", fake.url.as_str()), ("GATEWAY_ADMIN_SECRET", "throttled")];
+    let (code, _, err) = run(&["routes", "history"], &env);
+    assert_eq!(code, 3);
+    assert_eq!(
+        err.trim(),
+        format!(
+            "{}/__gateway/admin/routes/history: 429: too many failed attempts (retry after 42 s)",
+            fake.url
+        )
+    );
+}
+
+#[test]
 fn an_unreachable_gateway_exits_3_and_no_gateway_is_a_usage_error() {
     let closed = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", closed.local_addr().unwrap());

@@ -71,9 +71,10 @@ impl Fake {
                 drop(state);
                 let kind = if status >= 400 { "application/problem+json" } else { "application/json" };
                 let answer = answer.to_string();
+                let retry = if status == 429 { "Retry-After: 42\r\n" } else { "" };
                 let _ = write!(
                     stream,
-                    "HTTP/1.1 {status} X\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                    "HTTP/1.1 {status} X\r\nContent-Type: {kind}\r\n{retry}Content-Length: {}\r\nConnection: close\r\n\r\n{answer}",
                     answer.len()
                 );
             }
@@ -107,6 +108,9 @@ fn problem(status: u16, title: &str, detail: &str) -> (u16, Value) {
 
 /// The admin API's contract, in memory.
 fn answer(state: &mut State, method: &str, target: &str, auth: &str, body: &[u8]) -> (u16, Value) {
+    if auth == "Bearer throttled" {
+        return problem(429, "Too Many Requests", "too many failed attempts");
+    }
     if auth != format!("Bearer {SECRET}") {
         return problem(401, "Unauthorized", "wrong admin secret");
     }
