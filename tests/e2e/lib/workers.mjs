@@ -66,7 +66,8 @@ const gatewayScript = {
  * edges started without a `RATE_LIMITER` binding at all.
  *
  * Returns `edges[name].fetch(path, init)` (straight to that isolate), `put(key, value)` into the
- * routes KV, `limiterStats(key)` (the object's `GET /stats` for a counter key) and `close()`.
+ * routes KV, `list(prefix)` of its keys (with metadata), `limiterStats(key)` (the object's
+ * `GET /stats` for a counter key) and `close()`.
  */
 export async function startEdges({ names = ["edge-a", "edge-b", "edge-c"], limiter, unbound = [] } = {}) {
   const shared = { ...gatewayScript, kvNamespaces: { ROUTES: "routes" } };
@@ -97,6 +98,17 @@ export async function startEdges({ names = ["edge-a", "edge-b", "edge-c"], limit
       return response.json();
     },
     limiterFetch: (key, p, init) => namespace.get(namespace.idFromName(key)).fetch(`http://limiter${p}`, init),
+    // Every key of the routes KV under `prefix`, with its `expiration` and `metadata`.
+    list: async (prefix) => {
+      const keys = [];
+      let cursor;
+      do {
+        const page = await kv.list({ prefix, cursor });
+        keys.push(...page.keys);
+        cursor = page.list_complete ? undefined : page.cursor;
+      } while (cursor);
+      return keys;
+    },
     close: () => mf.dispose(),
   };
 }
