@@ -11,13 +11,16 @@
 // Rate limits: the same route with an exact limit that is never exceeded ("gateway limited",
 // `/limited/…`: one global counter, a RateLimiter Durable Object in the same workerd) against the
 // route without limits ("gateway"), reported as a ratio, and the object's own count of calls per
-// request (read from its `GET /stats` through a small `limiter-stats` worker).
+// request (read from its `GET /stats` through a small `limiter-stats` worker). "gateway
+// approximate" (`/approx/…`) is the same route with an approximate limit never exceeded: each
+// request counted in the isolate, its share written to and listed from the routes KV at most
+// once a second (the KV service below keeps what is put, with metadata, and lists prefixes).
 //
 // The gateway is also driven on authenticated routes: a JWT per algorithm (HS256 with an
 // inline key, RS256 and ES256 with keys from a demo IdP's JWKS), each with the verified-token
 // cache on and off (`cache_verified_tokens: false`), same token on every request.
 //
-//   node scripts/bench/workerd.mjs [--seconds 10] [--rounds 3] [--connections 32] [--only "gateway,gateway limited"]
+//   node scripts/bench/workerd.mjs [--seconds 10] [--rounds 3] [--connections 32] [--only "gateway,gateway limited,gateway approximate"]
 //
 // `--only` keeps the named targets (comma-separated), e.g. `--only "gateway,gateway limited"`.
 //
@@ -85,18 +88,36 @@ const routes = {
   regions: [{ name: "bench", shield: shieldUrl, lat: 0, lon: 0 }],
   pools: { main: { regions: ["bench"] } },
   auth: { issuers },
-  rate_limits: { "bench-exact": { limit: 1000000000, period_s: 60, key: ["global"], mode: "exact", on_store_error: "fail_closed" } },
+  rate_limits: {
+    "bench-exact": { limit: 1000000000, period_s: 60, key: ["global"], mode: "exact", on_store_error: "fail_closed" },
+    "bench-approx": { limit: 1000000000, period_s: 60, key: ["global"], mode: "approximate" },
+  },
   routes: [
     ...authRoutes,
     { id: "limited", path: "/limited/{*rest}", pool: "main", rate_limit: ["bench-exact"] },
+    { id: "approx", path: "/approx/{*rest}", pool: "main", rate_limit: ["bench-approx"] },
     { id: "bench", path: "/{*rest}", pool: "main" },
   ],
 };
 const kv = { "routes/current": "bench", "routes/last-good": "bench", "routes/versions/bench": JSON.stringify(routes) };
+// workerd's KV wire: GET/PUT /<key> (metadata in CF-KV-Metadata), GET /?prefix= lists.
 fs.writeFileSync(path.join(dir, "kv.mjs"), `const entries = ${JSON.stringify(kv)};
+const metadata = {};
 export default {
   async fetch(request) {
-    const key = decodeURIComponent(new URL(request.url).pathname.slice(1));
+    const url = new URL(request.url);
+    const key = decodeURIComponent(url.pathname.slice(1));
+    if (request.method === "PUT") {
+      entries[key] = await request.text();
+      metadata[key] = request.headers.get("cf-kv-metadata") ?? undefined;
+      return new Response();
+    }
+    if (key === "") {
+      const prefix = url.searchParams.get("prefix") ?? "";
+      const keys = Object.keys(entries).filter((k) => k.startsWith(prefix)).sort()
+        .map((name) => ({ name, metadata: metadata[name] }));
+      return Response.json({ keys, list_complete: true, cacheStatus: null });
+    }
     return key in entries ? new Response(entries[key]) : new Response(null, { status: 404 });
   },
 };
@@ -179,6 +200,7 @@ try {
     targets[name] = plain(`http://127.0.0.1:${port}`);
     // Right after the same route without limits, so both run under the same load.
     if (name === "gateway") targets["gateway limited"] = plain(`http://127.0.0.1:${port}/limited`);
+    if (name === "gateway") targets["gateway approximate"] = plain(`http://127.0.0.1:${port}/approx`);
   }
   for (const gateway of ["gateway", ...(gatewayB ? ["gateway-b"] : [])]) {
     for (const { id } of authRoutes) {
@@ -194,9 +216,9 @@ try {
     const deadline = Date.now() + 20000;
     for (;;) {
       const r = await fetch(url, { headers }).catch(() => null);
-      if (name === "gateway limited" && r) {
-        sentLimited += 1;
-        if (r.status === 200 && !r.headers.get("ratelimit")) throw new Error("the limited route answered without RateLimit fields");
+      if (name === "gateway limited" && r) sentLimited += 1;
+      if (name === "gateway limited" || name === "gateway approximate") {
+        if (r?.status === 200 && !r.headers.get("ratelimit")) throw new Error(`${name} answered without RateLimit fields`);
       }
       if (r?.status === 200) break;
       if (Date.now() > deadline) throw new Error(`${name} did not answer 200 at ${url}: ${r?.status} ${await r?.text()}`);
@@ -220,6 +242,7 @@ try {
     console.error(`limiter stats: ${JSON.stringify(stats)}`);
     reportLimited(results, stats.calls, sentLimited);
   }
+  if (targets["gateway approximate"]) reportApproximate(results);
 } finally {
   await stopAll();
 }
@@ -263,4 +286,19 @@ function reportLimited(results, calls, sent) {
   console.log(`  object calls per request:     ${(calls / sent).toFixed(4)}  (${calls} calls for ${sent} requests; target <= 0.1)`);
   const refused = results[limited].reduce((a, r) => a + r.errors, 0);
   if (refused > 0) console.log(`  WARNING: ${refused} non-2xx answers on the limited route`);
+}
+
+/** The approximate limit's cost: approximate/unlimited throughput of the same route. */
+function reportApproximate(results) {
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const rps = (name) => median(results[name].map((r) => r.rps));
+  const p99 = (name) => median(results[name].map((r) => r.p99));
+  const approx = "gateway approximate";
+  console.log(`\napproximate rate limit never exceeded (shares through the routes KV) vs the same route without limits`);
+  if (results.gateway) {
+    console.log(`  throughput approximate/unlimited: ${(rps(approx) / rps("gateway")).toFixed(2)}  (${rps(approx).toFixed(0)} vs ${rps("gateway").toFixed(0)} req/s)`);
+    console.log(`  p99 approximate/unlimited:        ${p99(approx).toFixed(2)} vs ${p99("gateway").toFixed(2)} ms`);
+  }
+  const refused = results[approx].reduce((a, r) => a + r.errors, 0);
+  if (refused > 0) console.log(`  WARNING: ${refused} non-2xx answers on the approximate route`);
 }
