@@ -1,7 +1,7 @@
 //! The request pipeline: one function that reads top to bottom.
 //!
 //! ```text
-//! config → limits → (purge endpoint) → route → authenticate → rate-limit (leases) → choose regions
+//! (admin API) → config → limits → (purge endpoint) → route → authenticate → rate-limit (leases) → choose regions
 //!        → edge cache: hit | forward (failover) → store → Cache-Status
 //! ```
 //!
@@ -9,12 +9,15 @@
 //! does the I/O they ask for through the [`Ports`]. Any refusal or failure becomes a problem
 //! response in [`crate::problem::respond`]; a response from a shield is passed through with its
 //! body still streaming. The cache step is in `pipeline/cached.rs`, the purge endpoint in
-//! `pipeline/purge.rs`.
+//! `pipeline/purge.rs`, the admin API and status page in `pipeline/admin.rs` and
+//! `pipeline/status.rs` (before the config is loaded: a push must work with none published).
 
+mod admin;
 mod cached;
 mod failover;
 mod probe;
 mod purge;
+mod status;
 
 use std::net::IpAddr;
 
@@ -39,6 +42,7 @@ use crate::routing::RouteMatch;
 use crate::stages::edge_cache::{self, CACHE_NAME, Plan, Stamps};
 use crate::stages::{Authenticator, Health, Identity, Limiter};
 
+pub use admin::{HISTORY_KEY, HISTORY_LEN, MAX_FAILURES, version_id};
 pub use cached::Deferred;
 pub use probe::{PROBE_ELECTION_KEY, PROBE_STATE_KEY, ProbeReport};
 
@@ -63,6 +67,8 @@ pub struct Gateway {
     limiter: Limiter,
     health: Health,
     stamps: Stamps,
+    admin: admin::Guard,
+    traffic: status::Traffic,
 }
 
 /// Ids that follow one request through the gateway.
@@ -116,14 +122,17 @@ impl Gateway {
     ) -> (Response<Body<P::Stream>>, Option<Deferred>) {
         let trace = Trace::start(request.headers(), ports.entropy());
         let ids = RequestIds { request_id: forward::trace::request_id(request.headers(), &trace), trace };
-        match self.serve(ports, request, client, &ids).await {
+        let served = match self.serve(ports, request, client, &ids).await {
             Ok(served) => served,
             Err(error) => {
                 let level = if error.status().is_server_error() { Level::Error } else { Level::Info };
                 ports.log().record(level, &format!("request {} refused: {error}", ids.request_id));
                 (problem::respond(&error, &ids.request_id), None)
             }
-        }
+        };
+        let cache_status = served.0.headers().get(crate::cache::status::CACHE_STATUS);
+        self.traffic.record(served.0.status(), cache_status, ports.clock().now());
+        served
     }
 
     async fn serve<P: Ports>(
@@ -133,6 +142,9 @@ impl Gateway {
         client: &ClientInfo,
         ids: &RequestIds,
     ) -> Result<(Response<Body<P::Stream>>, Option<Deferred>), GatewayError> {
+        if let Some(secret) = admin::enabled(ports, request.uri().path()) {
+            return Ok((admin::endpoint(self, ports, request, &secret, &ids.request_id).await, None));
+        }
         let config = self.live.current(ports).await?;
         let (mut head, body) = request.into_parts();
         limits::check(&head, &config.settings)?;

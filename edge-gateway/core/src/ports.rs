@@ -342,6 +342,12 @@ pub trait Ports {
     fn purge_secret(&self) -> Option<String> {
         None
     }
+    /// The shared secret of the admin API and status page (`/__gateway/admin/…`: a Workers
+    /// secret `ADMIN_SECRET`, a Spin variable `admin_secret`); `None` (or empty) disables them,
+    /// and their paths answer 404 as if absent.
+    fn admin_secret(&self) -> Option<String> {
+        None
+    }
     /// The origin shields' purge secret; with it, a purge at the gateway also purges every
     /// region's shield.
     fn shield_purge_secret(&self) -> Option<String> {

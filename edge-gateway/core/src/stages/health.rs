@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, Pool};
+use crate::health::breaker::BreakerState;
 use crate::health::observed::{DEFAULT_MAX_AGE_MS, Local};
 use crate::health::{
     Breaker, Outcome, Outlier, Permit, Reason, RegionHealth, RetryBudget, Snapshot, region_health,
@@ -40,6 +41,8 @@ pub struct RegionView {
     pub health: RegionHealth,
     /// The prober's last word, if any.
     pub snapshot: Option<Snapshot>,
+    /// This instance's breaker for the region.
+    pub breaker: BreakerState,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -112,7 +115,9 @@ impl Health {
                 };
                 let name = config.regions[index].name.clone();
                 let snapshot = self.snapshot_of(&name);
-                RegionView { name, health, snapshot }
+                let breaker =
+                    self.regions.borrow().get(&name).map_or(BreakerState::Closed, |s| s.breaker.state());
+                RegionView { name, health, snapshot, breaker }
             })
             .collect()
     }

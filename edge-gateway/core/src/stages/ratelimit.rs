@@ -52,6 +52,29 @@ pub struct Limiter {
     approx: RefCell<HashMap<String, Approx>>,
 }
 
+/// What an instance holds of its counters, for the status page (read-only).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LimiterStats {
+    /// Counters this instance remembers.
+    pub counters: usize,
+    /// Of those, the ones with unspent leased tokens that have not expired.
+    pub leases_held: usize,
+    /// Of those, the ones whose deny cache refuses locally now.
+    pub denies_active: usize,
+}
+
+impl Limiter {
+    /// The counters this instance holds at `now`.
+    pub fn stats(&self, now: UnixMillis) -> LimiterStats {
+        let slots = self.slots.borrow();
+        LimiterStats {
+            counters: slots.len(),
+            leases_held: slots.values().filter(|s| s.local.tokens > 0 && now < s.local.expires_at).count(),
+            denies_active: slots.values().filter(|s| now < s.local.denied_until).count(),
+        }
+    }
+}
+
 /// How often an instance exchanges an approximate counter's shares (Workers KV takes one write
 /// per second per key; each instance writes only its own key).
 pub const SYNC_MS: u64 = 1_000;
