@@ -425,3 +425,33 @@ describe("approximate rate limits on workerd (three isolates, one KV)", { skip: 
     }
   });
 });
+
+describe("approximate rate limits when KV fails (workerd)", { skip: !selected.includes("workerd") }, () => {
+  const world = {};
+  before(async () => {
+    world.origin = await startOrigin({ name: "rl-kv-down-origin" });
+    Object.assign(world, await startEdges({ names: ["edge-a"], faultyKv: ["kv-down"] }));
+    await publish(world, routes(world.origin.url, {
+      policies: { "approx-small": { limit: 5, period_s: 60, key: ["route"], mode: "approximate" } },
+      extra: [{ id: "approx-small", path: "/approx-small", pool: "direct", rate_limit: ["approx-small"] }],
+    }));
+  });
+  after(async () => {
+    await world.close?.();
+    await world.origin?.close();
+  });
+
+  it("decides on the last known counts when the share cannot be written: limits, logs, never a 500", async () => {
+    await withinOneWindow(5000);
+    const answers = [];
+    for (let i = 0; i < 8; i++) answers.push(await drain(await world.edges["kv-down"].fetch("/approx-small")));
+    await sleep(SYNC_S * 1000 + 100); // the next request exchanges (and fails) again
+    answers.push(await drain(await world.edges["kv-down"].fetch("/approx-small")));
+    const statuses = answers.map((a) => a.status);
+    assert.deepEqual(statuses, [200, 200, 200, 200, 200, 429, 429, 429, 429], answers.find((a) => a.status >= 500)?.body);
+    for (const answer of answers.slice(5)) assertRefused(answer, "approx-small", { q: 5, w: 60 });
+    const warned = world.logs.filter((l) => /rate limit `approx-small`: sharing counts failed .*deciding on the last known counts/.test(l));
+    assert.ok(warned.length >= 2, `the failed exchanges are logged: ${JSON.stringify(world.logs.slice(-10))}`);
+    assert.deepEqual(await world.list("ratelimit/approx-small"), [], "nothing was written");
+  });
+});

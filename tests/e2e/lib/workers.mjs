@@ -63,34 +63,46 @@ const gatewayScript = {
  * separate edge locations. They share one routes KV namespace and one `RateLimiter` Durable
  * Object class, hosted by a further worker named `limiter`: the gateway itself, or `limiter`
  * (a JavaScript module's source) standing in for it, e.g. one that throws. `unbound` names
- * edges started without a `RATE_LIMITER` binding at all.
+ * edges started without a `RATE_LIMITER` binding at all; `faultyKv` edges whose `ROUTES` is the
+ * same namespace behind a wrapper whose `put` fails for `ratelimit/…` keys (reads, lists and
+ * other writes pass through), as a KV write failing in production would.
  *
  * Returns `edges[name].fetch(path, init)` (straight to that isolate), `put(key, value)` into the
  * routes KV, `list(prefix)` of its keys (with metadata), `limiterStats(key)` (the object's
- * `GET /stats` for a counter key) and `close()`.
+ * `GET /stats` for a counter key), `logs` (the runtime's output lines so far, also printed)
+ * and `close()`.
  */
-export async function startEdges({ names = ["edge-a", "edge-b", "edge-c"], limiter, unbound = [] } = {}) {
+export async function startEdges({ names = ["edge-a", "edge-b", "edge-c"], limiter, unbound = [], faultyKv = [] } = {}) {
   const shared = { ...gatewayScript, kvNamespaces: { ROUTES: "routes" } };
   const bound = { RATE_LIMITER: { className: "RateLimiter", scriptName: "limiter" } };
   const workers = [
     ...names.map((name) => ({ ...shared, name, durableObjects: bound })),
     ...unbound.map((name) => ({ ...shared, name })),
+    ...faultyKv.map((name) => ({ ...gatewayScript, name, durableObjects: bound, wrappedBindings: { ROUTES: { scriptName: "faulty-kv" } } })),
+    ...(faultyKv.length ? [{ name: "faulty-kv", modules: true, kvNamespaces: { INNER: "routes" }, script: FAULTY_KV }] : []),
     limiter
       ? { name: "limiter", modules: true, script: limiter, compatibilityDate: "2026-04-01",
           durableObjects: { RATE_LIMITER: { className: "RateLimiter", useSQLite: true } } }
       : { ...shared, name: "limiter", durableObjects: { RATE_LIMITER: { className: "RateLimiter", useSQLite: true } } },
   ];
-  const mf = new Miniflare({ workers, port: 0, host: "127.0.0.1" });
+  const logs = [];
+  const collect = (stream, out) => stream.on("data", (chunk) => {
+    out.write(chunk);
+    logs.push(...chunk.toString().split("\n").filter(Boolean));
+  });
+  const handleRuntimeStdio = (stdout, stderr) => { collect(stdout, process.stdout); collect(stderr, process.stderr); };
+  const mf = new Miniflare({ workers, port: 0, host: "127.0.0.1", handleRuntimeStdio });
   await mf.ready;
   const kv = await mf.getKVNamespace("ROUTES", names[0] ?? unbound[0]);
   const namespace = await mf.getDurableObjectNamespace("RATE_LIMITER", "limiter");
   const edges = {};
-  for (const name of [...names, ...unbound]) {
+  for (const name of [...names, ...unbound, ...faultyKv]) {
     const worker = await mf.getWorker(name);
     edges[name] = { name, fetch: (p, init) => worker.fetch(`http://gateway.test${p}`, { redirect: "manual", ...init }) };
   }
   return {
     edges,
+    logs,
     put: (key, value) => kv.put(key, value),
     limiterStats: async (key) => {
       const response = await namespace.get(namespace.idFromName(key)).fetch("http://limiter/stats");
@@ -112,3 +124,15 @@ export async function startEdges({ names = ["edge-a", "edge-b", "edge-c"], limit
     close: () => mf.dispose(),
   };
 }
+
+// The wrapped `ROUTES` of `faultyKv` edges: the shared namespace, with share writes failing.
+const FAULTY_KV = `export default function (env) {
+  const kv = env.INNER;
+  return {
+    get: (...args) => kv.get(...args),
+    getWithMetadata: (...args) => kv.getWithMetadata(...args),
+    list: (...args) => kv.list(...args),
+    delete: (...args) => kv.delete(...args),
+    put: (key, ...args) => key.startsWith("ratelimit/") ? Promise.reject(new Error("KV PUT failed: 503 Service Unavailable (injected)")) : kv.put(key, ...args),
+  };
+}`;
