@@ -39,6 +39,16 @@ install_tools() {
     else sudo apt-get update -qq && sudo apt-get install -y -qq cmake >/dev/null; fi
   fi
 
+  # The status page's e2e test drives a real headless browser: Debian's chromium package only.
+  if ! have chromium; then
+    step "install: chromium (Debian package, for the status page's browser test)"
+    if [ "$(id -u)" = 0 ]; then
+      { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || echo "chromium not installed: the browser test will skip"
+    else
+      { sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; } || echo "chromium not installed: the browser test will skip"
+    fi
+  fi
+
   if [ "$(worker-build --version 2>/dev/null)" != "$WORKER_BUILD_VERSION" ]; then
     step "install: worker-build $WORKER_BUILD_VERSION (takes a while, once)"
     cargo install worker-build --version "=$WORKER_BUILD_VERSION"

@@ -16,6 +16,10 @@ use crate::counters::SpinCounters;
 use crate::message::SpinStream;
 use crate::upstream::{SpinDocuments, SpinUpstream};
 
+/// The Spin variable that enables the admin API and status page (`[variables]` in `spin.toml`,
+/// set with `SPIN_VARIABLE_ADMIN_SECRET` or a runtime-config provider).
+pub(crate) const ADMIN_SECRET_VARIABLE: &str = "admin_secret";
+
 /// The label of the key-value store that holds the routes (`key_value_stores` in `spin.toml`).
 pub(crate) const ROUTES_STORE: &str = "default";
 
@@ -152,6 +156,10 @@ impl Ports for SpinPorts {
     }
     fn cache(&self) -> &NoEdgeCache {
         &NoEdgeCache
+    }
+    /// Read only when a request is for an admin path; undefined or empty disables the API.
+    fn admin_secret(&self) -> Option<String> {
+        spin_sdk::variables::get(ADMIN_SECRET_VARIABLE).ok().filter(|s| !s.is_empty())
     }
     fn clock(&self) -> &SystemClock {
         &SystemClock

@@ -28,6 +28,9 @@ use crate::webcrypto::WebCryptoVerifier;
 pub(crate) const ROUTES_BINDING: &str = "ROUTES";
 /// The Workers secret that enables the purge endpoint (`wrangler secret put PURGE_SECRET`).
 pub(crate) const PURGE_SECRET: &str = "PURGE_SECRET";
+/// The Workers secret that enables the admin API and status page (`wrangler secret put
+/// ADMIN_SECRET`).
+pub(crate) const ADMIN_SECRET: &str = "ADMIN_SECRET";
 /// The shields' purge secret (`SHIELD_PURGE_SECRET` on each shield), forwarded on purges.
 pub(crate) const SHIELD_PURGE_SECRET: &str = "SHIELD_PURGE_SECRET";
 
@@ -100,6 +103,10 @@ impl Ports for WorkersPorts {
     }
     fn shield_purge_secret(&self) -> Option<String> {
         self.kv.secret(SHIELD_PURGE_SECRET)
+    }
+    // Read only when a request is for an admin path.
+    fn admin_secret(&self) -> Option<String> {
+        self.kv.secret(ADMIN_SECRET)
     }
     fn clock(&self) -> &JsClock {
         &self.clock

@@ -34,6 +34,7 @@ mod kv_host;
 mod manifest;
 mod problem;
 mod runtime;
+mod variables;
 
 use std::io::Write;
 use std::net::SocketAddr;

@@ -2,7 +2,8 @@
 //!
 //! Read once at start-up: the application's name and version, the HTTP trigger's route and
 //! component, the component's `source`,
-//! `allowed_outbound_hosts` and `key_value_stores`. Everything else in the manifest is ignored.
+//! `allowed_outbound_hosts`, `key_value_stores` and `variables` (with the application's
+//! `[variables]`). Everything else in the manifest is ignored.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,6 +20,16 @@ struct RawManifest {
     trigger: RawTriggers,
     #[serde(default)]
     component: BTreeMap<String, RawComponent>,
+    #[serde(default)]
+    variables: BTreeMap<String, RawVariable>,
+}
+
+/// An application variable (`[variables]`).
+#[derive(Debug, Deserialize)]
+struct RawVariable {
+    #[serde(default)]
+    required: bool,
+    default: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -47,6 +58,8 @@ struct RawComponent {
     allowed_outbound_hosts: Vec<String>,
     #[serde(default)]
     key_value_stores: Vec<String>,
+    #[serde(default)]
+    variables: BTreeMap<String, String>,
 }
 
 /// What the host needs to know about the one HTTP component it serves.
@@ -66,6 +79,8 @@ pub(crate) struct App {
     pub(crate) outbound: AllowedHosts,
     /// The key-value store labels it may open.
     pub(crate) kv_stores: Vec<String>,
+    /// Its variables (`[component.<id>.variables]`), resolved.
+    pub(crate) variables: BTreeMap<String, String>,
 }
 
 impl App {
@@ -90,6 +105,9 @@ impl App {
             source: component.source.as_ref().map(|s| base.join(s)),
             outbound: AllowedHosts::parse(&component.allowed_outbound_hosts)?,
             kv_stores: component.key_value_stores.clone(),
+            variables: resolve(&component.variables, &raw.variables, &|name| {
+                std::env::var(format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase())).ok()
+            })?,
         })
     }
 
@@ -102,6 +120,38 @@ impl App {
             None => (path == self.route).then_some(self.route.as_str()),
         }
     }
+}
+
+/// The component's variables: each template with its `{{ name }}` parts replaced by the
+/// application variable's value (`lookup`, e.g. the environment, then its `default`).
+fn resolve(
+    templates: &BTreeMap<String, String>,
+    app: &BTreeMap<String, RawVariable>,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut resolved = BTreeMap::new();
+    for (name, template) in templates {
+        let mut value = String::new();
+        let mut rest = template.as_str();
+        while let Some(start) = rest.find("{{") {
+            value.push_str(&rest[..start]);
+            let end = rest[start..].find("}}").with_context(|| format!("variable `{name}`: unclosed `{{{{`"))?;
+            let reference = rest[start + 2..start + end].trim();
+            let variable = app
+                .get(reference)
+                .with_context(|| format!("variable `{name}` names `{reference}`, not in [variables]"))?;
+            let found = lookup(reference).or_else(|| variable.default.clone());
+            match found {
+                Some(found) => value.push_str(&found),
+                None if variable.required => bail!("required variable `{reference}` has no value"),
+                None => bail!("variable `{reference}` has neither a value nor a default"),
+            }
+            rest = &rest[start + end + 2..];
+        }
+        value.push_str(rest);
+        resolved.insert(name.clone(), value);
+    }
+    Ok(resolved)
 }
 
 /// One `allowed_outbound_hosts` entry: `scheme://host[:port]`, each part possibly `*`.
@@ -229,6 +279,30 @@ mod tests {
         for (patterns, uri, expected) in rows {
             assert_eq!(allowed(patterns, uri), *expected, "{patterns:?} {uri}");
         }
+    }
+
+    #[test]
+    fn variables_resolve_from_the_environment_then_the_default() {
+        let app: BTreeMap<String, RawVariable> = toml::from_str(
+            "secret = { required = true }\nplain = { default = \"d\" }\nopt = { default = \"\" }",
+        )
+        .unwrap();
+        let templates: BTreeMap<String, String> = [
+            ("a".to_owned(), "{{ secret }}".to_owned()),
+            ("b".to_owned(), "x-{{plain}}-y".to_owned()),
+            ("c".to_owned(), "literal".to_owned()),
+            ("d".to_owned(), "{{ opt }}".to_owned()),
+        ]
+        .into();
+        let env = |name: &str| (name == "secret").then(|| "s3".to_owned());
+        let got = resolve(&templates, &app, &env).unwrap();
+        assert_eq!(got["a"], "s3");
+        assert_eq!(got["b"], "x-d-y");
+        assert_eq!(got["c"], "literal");
+        assert_eq!(got["d"], "");
+        assert!(resolve(&templates, &app, &|_| None).is_err(), "required and unset");
+        let unknown: BTreeMap<String, String> = [("e".to_owned(), "{{ nope }}".to_owned())].into();
+        assert!(resolve(&unknown, &app, &env).is_err());
     }
 
     #[test]

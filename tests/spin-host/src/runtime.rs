@@ -31,6 +31,7 @@ use crate::kv::KvStores;
 use crate::kv_host::{self, KvCtx, KvLatency, KvView};
 use crate::manifest::{AllowedHosts, App};
 use crate::problem::{self, BoxError, HostBody};
+use crate::variables::{self, VarsView};
 
 /// The data of one request's store.
 pub(crate) struct State {
@@ -40,6 +41,7 @@ pub(crate) struct State {
     hooks: OutboundPolicy,
     kv: KvCtx,
     cas_handles: u32,
+    variables: variables::Resolved,
 }
 
 impl WasiView for State {
@@ -57,6 +59,10 @@ impl WasiHttpView for State {
 impl State {
     fn kv(&mut self) -> KvView<'_> {
         KvView { table: &mut self.table, ctx: &self.kv, cas_handles: &mut self.cas_handles }
+    }
+
+    fn variables(&mut self) -> VarsView<'_> {
+        VarsView(&self.variables)
     }
 }
 
@@ -101,6 +107,7 @@ pub(crate) struct Runtime {
     app: App,
     outbound: Arc<AllowedHosts>,
     kv: KvCtx,
+    variables: variables::Resolved,
 }
 
 impl Runtime {
@@ -117,10 +124,12 @@ impl Runtime {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         kv_host::add_to_linker(&mut linker, State::kv)?;
+        variables::add_to_linker(&mut linker, State::variables)?;
         let pre = ProxyPre::new(linker.instantiate_pre(&component)?)?;
         let outbound = Arc::new(app.outbound.clone());
         let kv = KvCtx { stores, allowed: Arc::new(app.kv_stores.clone()), latency: kv_latency };
-        Ok(Runtime { pre, app, outbound, kv })
+        let variables = Arc::new(app.variables.clone());
+        Ok(Runtime { pre, app, outbound, kv, variables })
     }
 
     fn state(&self) -> State {
@@ -131,6 +140,7 @@ impl Runtime {
             hooks: OutboundPolicy { allowed: self.outbound.clone() },
             kv: self.kv.clone(),
             cas_handles: 0,
+            variables: self.variables.clone(),
         }
     }
 
