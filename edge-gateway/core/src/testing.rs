@@ -479,6 +479,9 @@ impl crate::ports::Counters for MemoryCounters {
         _keep: std::time::Duration,
     ) -> Result<Vec<crate::ratelimit::approximate::Share>, crate::ports::CounterError> {
         self.exchanges.set(self.exchanges.get() + 1);
+        for _ in 0..self.yields.get() {
+            YieldNow(false).await;
+        }
         if let Some(reason) = self.fail.borrow().clone() {
             return Err(crate::ports::CounterError(reason));
         }

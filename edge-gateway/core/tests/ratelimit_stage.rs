@@ -339,3 +339,24 @@ fn concurrent_asks_in_one_instance_strand_no_token() {
     }
     assert_eq!(admitted, limit, "every token the counter charged is spent by one instance");
 }
+
+#[test]
+fn concurrent_approximate_charges_of_one_instance_are_all_counted() {
+    let policies = r#"{"approx":{"limit":50,"period_s":60,"key":["global"],"mode":"approximate"}}"#;
+    let (gateway, ports) = setup(&doc(policies, "", r#"["approx"]"#));
+    ports.counters.yields.set(2);
+    let client = client("192.0.2.1");
+    let mut admitted = 0;
+    for _ in 0..10 {
+        let futures: Vec<_> = (0..10)
+            .map(|_| {
+                let request = http::Request::get("https://a.test/x").body(Body::<FakeStream>::Empty).unwrap();
+                Box::pin(gateway.handle(&ports, request, &client))
+            })
+            .collect();
+        let responses = pollster::block_on(edge_gateway_core::testing::JoinAll::new(futures));
+        admitted += responses.iter().filter(|r| r.status() == StatusCode::OK).count();
+        ports.clock.advance(1_100); // an exchange is due each round
+    }
+    assert_eq!(admitted, 50, "one instance alone is exact, whatever ran during its exchanges");
+}

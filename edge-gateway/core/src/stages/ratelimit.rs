@@ -34,6 +34,7 @@ use crate::ratelimit::counter::CounterCall;
 use crate::ratelimit::headers::{self, Applied};
 use crate::ratelimit::key::{KeyFacts, counter_key};
 use crate::ratelimit::lease::{self, Grant, Local, Plan};
+use crate::ratelimit::sliding::{self, SlidingState};
 use crate::ratelimit::{Algorithm, Decision, Mode, Policy};
 
 /// Counters an instance remembers at most; past it, the least recently used goes (its unused
@@ -133,7 +134,7 @@ impl Limiter {
             None => self.run(ports, &mut enforced, deadline, false).await?,
         };
         if matches!(outcome, Outcome::Admitted) {
-            self.keep_approximate(&enforced);
+            self.keep_approximate(&enforced, ports.clock().now());
         }
         let refused = matches!(outcome, Outcome::Refused { .. });
         let fields = headers::fields(&self.applied(ports, &enforced), refused, limits.legacy_headers);
@@ -154,7 +155,7 @@ impl Limiter {
             None => self.run(ports, &mut shadow, deadline, true).await,
         };
         if let Ok(Outcome::Admitted) = shadow_outcome {
-            self.keep_approximate(&shadow);
+            self.keep_approximate(&shadow, ports.clock().now());
         }
         if let Ok(Outcome::Refused { by, .. }) = shadow_outcome {
             ports.log().record(
@@ -246,6 +247,10 @@ impl Limiter {
                     }
                 }
             }
+            // Other requests of this instance may have been charged while the exchange ran.
+            if let Some(stored) = self.approx.borrow().get(&check.key) {
+                approx.own = stored.own;
+            }
             let (decision, next) = approximate::decide(&approx, policy.cost, &policy.rate, now);
             check.approx = Some((decision, if decision.admitted { next } else { approx }));
             if let Some(wait) = decision.retry_after
@@ -268,13 +273,21 @@ impl Limiter {
     }
 
     /// Charges the approximate policies of an admitted request.
-    fn keep_approximate(&self, checks: &[Check<'_>]) {
+    /// Charges are added to the count stored now, never written over it: requests of this
+    /// instance decided concurrently each add their own cost.
+    fn keep_approximate(&self, checks: &[Check<'_>], now: UnixMillis) {
         let mut stored = self.approx.borrow_mut();
         for check in checks {
-            if let Some((decision, approx)) = check.approx
+            if let Some((decision, seen)) = check.approx
                 && decision.admitted
             {
-                stored.insert(check.key.clone(), approx);
+                let entry = stored.entry(check.key.clone()).or_default();
+                let own = sliding::roll(entry.own, check.policy.rate.period_ms, now);
+                entry.own = SlidingState { current: own.current.saturating_add(check.policy.cost), ..own };
+                if seen.synced_at >= entry.synced_at {
+                    entry.others = seen.others;
+                    entry.synced_at = seen.synced_at;
+                }
             }
         }
     }
