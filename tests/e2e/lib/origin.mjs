@@ -1,12 +1,21 @@
 // The demo origin: echoes what it received as JSON, so tests can assert what crossed the edge
 // and the shield. Also: `/slow?ms=N` answers after N ms, `/status/N` answers with status N,
-// `/bytes/N` streams N bytes; `/early/…` sends 103 and 102 before answering as for `/…`. Counts requests per path and keeps every raw target (`seen`).
+// `/bytes/N` streams N bytes; `/early/…` sends 103 and 102 before answering as for `/…`. Counts requests per path and keeps every raw target (`seen`);
+// `GET /healthz` (a health check) answers 200 and is only counted (`healthChecks`).
 import http from "node:http";
 
 export function startOrigin({ port = 0, name = "origin" } = {}) {
   const counts = new Map();
   const seen = []; // every request target as it arrived, with its method
+  let healthChecks = 0;
   const server = http.createServer(async (req, res) => {
+    if (req.method === "GET" && req.url === "/healthz") {
+      // A health check (the gateway's prober, when a region points straight at an origin):
+      // answered, counted apart, and kept out of `seen` and the per-path counts.
+      healthChecks += 1;
+      res.writeHead(200, { "content-type": "application/json" });
+      return res.end('{"status":"ok"}');
+    }
     seen.push({ method: req.method, target: req.url });
     const url = new URL(req.url, "http://origin");
     if (url.pathname.startsWith("/early/")) {
@@ -87,6 +96,7 @@ export function startOrigin({ port = 0, name = "origin" } = {}) {
         port: server.address().port,
         count: (path) => counts.get(path) ?? 0,
         seen: () => seen.slice(),
+        healthChecks: () => healthChecks,
         close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(() => r()); }),
       });
     });
