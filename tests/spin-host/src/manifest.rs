@@ -135,7 +135,8 @@ fn resolve(
         let mut rest = template.as_str();
         while let Some(start) = rest.find("{{") {
             value.push_str(&rest[..start]);
-            let end = rest[start..].find("}}").with_context(|| format!("variable `{name}`: unclosed `{{{{`"))?;
+            let end =
+                rest[start..].find("}}").with_context(|| format!("variable `{name}`: unclosed `{{{{`"))?;
             let reference = rest[start + 2..start + end].trim();
             let variable = app
                 .get(reference)

@@ -49,5 +49,6 @@ pub(crate) fn add_to_linker<T: Send + 'static>(
     linker: &mut Linker<T>,
     view: fn(&mut T) -> VarsView<'_>,
 ) -> anyhow::Result<()> {
-    variables::add_to_linker::<T, VarsHost>(linker, view)
+    variables::add_to_linker::<T, VarsHost>(linker, view)?;
+    Ok(())
 }
