@@ -103,6 +103,7 @@ mod tests {
             source: None,
             outbound: AllowedHosts::parse(&[]).unwrap(),
             kv_stores: vec![],
+            variables: Default::default(),
         }
     }
 
