@@ -20,7 +20,7 @@
 // inline key, RS256 and ES256 with keys from a demo IdP's JWKS), each with the verified-token
 // cache on and off (`cache_verified_tokens: false`), same token on every request.
 //
-//   node scripts/bench/workerd.mjs [--seconds 10] [--rounds 3] [--connections 32] [--only "gateway,gateway limited,gateway approximate"]
+//   node scripts/bench/workerd.mjs [--seconds 10] [--rounds 3] [--connections 32] [--only "gateway,gateway limited,gateway approximate,gateway geo"]
 //
 // `--only` keeps the named targets (comma-separated), e.g. `--only "gateway,gateway limited"`.
 //
@@ -84,9 +84,17 @@ for (const [alg, name, keys] of [["HS256", "hs", hsKeys], ["RS256", "rs", { jwks
 // counted through the leases of one global counter.
 const LIMITED_KEY = "bench-exact|global";
 const routes = {
-  settings: { config_ttl_ms: 60000, rate_limit_deadline_ms: 1000 },
-  regions: [{ name: "bench", shield: shieldUrl, lat: 0, lon: 0 }],
-  pools: { main: { regions: ["bench"] } },
+  // A default client position, so the geo pool is ordered by distance on every request.
+  settings: { config_ttl_ms: 60000, rate_limit_deadline_ms: 1000, client_location: { default: { lat: 48.8, lon: 2.3 } } },
+  // "gateway geo": three regions (one shield behind all three names) chosen by distance and
+  // health on every request, against the one-region pool of "gateway".
+  regions: [
+    { name: "bench", shield: shieldUrl, lat: 0, lon: 0 },
+    { name: "geo-a", shield: shieldUrl, lat: 53.3, lon: -6.3, continent: "EU" },
+    { name: "geo-b", shield: shieldUrl, lat: 50.1, lon: 8.7, continent: "EU" },
+    { name: "geo-c", shield: shieldUrl, lat: 38.9, lon: -77.0, continent: "NA", tier: "backup" },
+  ],
+  pools: { main: { regions: ["bench"] }, geo: { regions: ["geo-a", "geo-b", "geo-c"] } },
   auth: { issuers },
   rate_limits: {
     "bench-exact": { limit: 1000000000, period_s: 60, key: ["global"], mode: "exact", on_store_error: "fail_closed" },
@@ -96,6 +104,7 @@ const routes = {
     ...authRoutes,
     { id: "limited", path: "/limited/{*rest}", pool: "main", rate_limit: ["bench-exact"] },
     { id: "approx", path: "/approx/{*rest}", pool: "main", rate_limit: ["bench-approx"] },
+    { id: "geo", path: "/geo/{*rest}", pool: "geo", residency: { continents: ["EU", "NA"] } },
     { id: "bench", path: "/{*rest}", pool: "main" },
   ],
 };
@@ -201,6 +210,7 @@ try {
     // Right after the same route without limits, so both run under the same load.
     if (name === "gateway") targets["gateway limited"] = plain(`http://127.0.0.1:${port}/limited`);
     if (name === "gateway") targets["gateway approximate"] = plain(`http://127.0.0.1:${port}/approx`);
+    if (name === "gateway") targets["gateway geo"] = plain(`http://127.0.0.1:${port}/geo`);
   }
   for (const gateway of ["gateway", ...(gatewayB ? ["gateway-b"] : [])]) {
     for (const { id } of authRoutes) {
@@ -243,6 +253,12 @@ try {
     reportLimited(results, stats.calls, sentLimited);
   }
   if (targets["gateway approximate"]) reportApproximate(results);
+  if (targets["gateway geo"] && results.gateway) {
+    const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    const rps = (name) => median(results[name].map((r) => r.rps));
+    console.log(`\ngeo + health selection over three regions (residency, distance, tiers) vs a one-region pool`);
+    console.log(`  throughput geo/single: ${(rps("gateway geo") / rps("gateway")).toFixed(2)}  (${rps("gateway geo").toFixed(0)} vs ${rps("gateway").toFixed(0)} req/s)`);
+  }
 } finally {
   await stopAll();
 }
