@@ -387,4 +387,9 @@ fn one_instance_per_interval_wins_the_probe_election() {
         .filter(|_| pollster::block_on(Gateway::new().probe_if_elected(&ports)).unwrap().is_some())
         .count();
     assert_eq!(won, 1, "the next interval elects again");
+    // While the published snapshot is fresh, instances do not even hold the election.
+    let calls = ports.counters.calls();
+    ports.clock.advance(1_000);
+    assert!(pollster::block_on(Gateway::new().probe_if_elected(&ports)).unwrap().is_none());
+    assert_eq!(ports.counters.calls(), calls, "no counter call while no region is due");
 }

@@ -101,6 +101,12 @@ impl Gateway {
         else {
             return Ok(None);
         };
+        // No election while the snapshot this instance read says no region is due: most
+        // requests then cost nothing, and the election key is contended only around a due probe.
+        self.health.refresh(ports).await;
+        if !self.health.probe_due(&config, ports.clock().now()) {
+            return Ok(None);
+        }
         let call = CounterCall {
             rate: Rate { algorithm: Algorithm::Gcra { burst: 1 }, limit: 1, period_ms: interval },
             instance: String::new(),

@@ -94,6 +94,15 @@ impl Health {
         self.snapshot.borrow().as_ref().and_then(|(_, s)| s.regions.get(region).copied())
     }
 
+    /// Whether the snapshot read last leaves some region unprobed for a full interval (or
+    /// unprobed at all): then a probe is due somewhere.
+    pub fn probe_due(&self, config: &Config, now: UnixMillis) -> bool {
+        config.regions.iter().any(|region| {
+            let interval = region.health_check.probe.settings().interval_ms;
+            self.snapshot_of(&region.name).is_none_or(|s| now.saturating_sub(s.checked_at) >= interval)
+        })
+    }
+
     /// The verdict for region `index` of `config`, under `pool`'s breaker settings.
     pub fn verdict(&self, config: &Config, pool: &Pool, index: usize, now: UnixMillis) -> RegionHealth {
         let region = &config.regions[index];
