@@ -189,6 +189,11 @@ async fn start_origin() -> (SocketAddr, Arc<Seen>) {
                 let service = service_fn(move |request: hyper::Request<Incoming>| {
                     let seen = seen.clone();
                     async move {
+                        // The gateway's health checks (its elected prober, after responses) are
+                        // answered and not counted as requests that reached the origin.
+                        if request.uri().path() == "/healthz" {
+                            return Ok::<_, hyper::Error>(hyper::Response::new(Full::new(Bytes::from("ok"))));
+                        }
                         seen.count.fetch_add(1, Ordering::SeqCst);
                         *seen.last_headers.lock().unwrap() = Some(request.headers().clone());
                         let path = request.uri().path().to_owned();
