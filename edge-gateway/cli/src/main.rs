@@ -4,7 +4,8 @@
 //! rollback|current` and `purge` call the gateway's admin API (`--gateway URL` or `GATEWAY_URL`,
 //! secret in `GATEWAY_ADMIN_SECRET`), so they reach a Workers or a Spin deployment, local or
 //! remote, the same way. `keys` makes keys here and prints the store's write command
-//! (see [`keys`]). The older `validate`, `version-id`, `schema` and `apikey` commands stay for
+//! (see [`keys`]). `schema --reference` renders the configuration reference from the JSON Schema
+//! (see [`reference`](mod@reference)). The older `validate`, `version-id`, `schema` and `apikey` commands stay for
 //! `scripts/routes` and `scripts/apikeys`. Exit codes: see [`exit`].
 
 mod admin;
@@ -14,6 +15,7 @@ mod diff;
 mod keys;
 mod locate;
 mod purge;
+mod reference;
 mod rfc3339;
 mod routes;
 
@@ -109,8 +111,17 @@ enum Command {
         /// A routes document.
         file: String,
     },
-    /// The JSON Schema of the routes document.
-    Schema,
+    /// The JSON Schema of the routes document; `--reference`: the markdown configuration reference.
+    #[command(after_help = "Examples:\n  gatewayctl schema > config/routes.schema.json\n  \
+                            gatewayctl schema --reference > docs/config-reference.md")]
+    Schema {
+        /// Print the configuration reference (docs/config-reference.md) rendered from the schema.
+        #[arg(long)]
+        reference: bool,
+        /// With --reference: render this schema file (e.g. config/routes.schema.json) instead.
+        #[arg(long, value_name = "FILE", requires = "reference")]
+        from: Option<String>,
+    },
     /// `apikey new --tenant T [--scope S]... [--description D] [--expires-in-days N]` prints a key
     /// and its KV record as JSON; `apikey revoke < RECORD` prints it revoked (used by scripts/apikeys).
     Apikey {
@@ -274,14 +285,35 @@ fn main() -> ExitCode {
         }
         Command::Validate { files } => validate(&files),
         Command::VersionId { file } => version_id(&file),
-        Command::Schema => {
-            let schema = schemars::schema_for!(RawConfig);
-            println!("{}", serde_json::to_string_pretty(&schema).expect("schema serializes"));
-            exit::OK
-        }
+        Command::Schema { reference, from } => schema(reference, from.as_deref()),
         Command::Apikey { args } => return apikey::run(&args, USAGE),
     };
     ExitCode::from(code)
+}
+
+/// `schema`: the JSON Schema of the raw types, or with `reference` its markdown reference (of
+/// the schema in `from` when given).
+fn schema(reference: bool, from: Option<&str>) -> u8 {
+    let schema = match from {
+        None => serde_json::to_value(schemars::schema_for!(RawConfig)).expect("schema serializes"),
+        Some(file) => match std::fs::read(file).map(|bytes| serde_json::from_slice(&bytes)) {
+            Ok(Ok(schema)) => schema,
+            Ok(Err(e)) => {
+                eprintln!("{file}: not a JSON Schema: {e}");
+                return exit::INVALID;
+            }
+            Err(e) => {
+                eprintln!("{file}: cannot read: {e}");
+                return exit::USAGE;
+            }
+        },
+    };
+    if reference {
+        print!("{}", reference::render(&schema));
+    } else {
+        println!("{}", serde_json::to_string_pretty(&schema).expect("schema serializes"));
+    }
+    exit::OK
 }
 
 fn run_routes(gateway: Option<String>, command: RoutesCommand) -> u8 {
