@@ -12,7 +12,9 @@ use std::time::Duration;
 use edge_gateway_core::auth::identity::Identity;
 use edge_gateway_core::ratelimit::headers::{self, Applied};
 use edge_gateway_core::ratelimit::key::{KeyFacts, counter_key};
-use edge_gateway_core::ratelimit::lease::{self, Grant, LeaseRequest, LeaseSettings, Local, Plan, Returned};
+use edge_gateway_core::ratelimit::lease::{
+    self, Grant, Lease, LeaseRequest, LeaseSettings, Local, Plan, Returned,
+};
 use edge_gateway_core::ratelimit::{
     Algorithm, Check, Decision, KeyPart, Mode, OnStoreError, Policy, Rate, SlidingState, State, admit_all,
     decide,
@@ -357,6 +359,32 @@ fn an_exhausted_counter_answers_deny_until_and_the_instance_obeys() {
     local.receive(&grant, 5_390, 5_410); // sent 10 ms before the counter answered, back 10 ms after
     assert_eq!(local.step(1, 6_000), lease::Step::Deny(Duration::from_millis(1010)));
     assert_eq!(local.step(1, 7_010), lease::Step::Ask);
+}
+
+#[test]
+fn expired_tokens_go_back_even_while_the_deny_cache_refuses() {
+    // An instance holds 4 tokens of the lease that took the last of the budget, so its deny
+    // cache refuses once they are spent; they expire unspent (its clients went quiet).
+    let lease = Lease {
+        tokens: 4,
+        valid_for: Duration::from_millis(3000),
+        charged_at: 60_000,
+        remaining: 0,
+        reset_after: Duration::from_millis(50_000),
+        then_exhausted_for: Some(Duration::from_millis(50_000)),
+    };
+    let mut local = Local::default();
+    local.receive(&Grant::Lease(lease), 10_000, 10_010);
+    assert_eq!(local.step(1, 12_000), lease::Step::Spend, "live tokens are spent before the deny applies");
+    // Past expiry the deny would strand them at the counter for the rest of the window; the
+    // next request asks instead, and they travel with it.
+    assert_eq!(local.step(1, 13_000), lease::Step::Ask);
+    assert_eq!(local.take_return(), Some(Returned { tokens: 4, charged_at: 60_000 }));
+    assert_eq!(
+        local.step(1, 13_000),
+        lease::Step::Deny(Duration::from_millis(47_010)),
+        "then the deny holds"
+    );
 }
 
 #[test]

@@ -236,9 +236,15 @@ pub struct Local {
 
 impl Local {
     /// What to do with a request of `cost` at `now`.
+    /// Expired unspent tokens send the request to the counter even while the deny cache
+    /// refuses: they go back with it ([`Local::take_return`]), and may be what another
+    /// instance is waiting for.
     pub fn step(&self, cost: u64, now: UnixMillis) -> Step {
-        if now < self.expires_at && self.tokens >= cost {
+        let live = now < self.expires_at;
+        if live && self.tokens >= cost {
             Step::Spend
+        } else if !live && self.tokens > 0 {
+            Step::Ask
         } else if now < self.denied_until {
             Step::Deny(millis(self.denied_until - now))
         } else {
