@@ -155,8 +155,8 @@ fn text(ports: &AdminPorts, key: &str) -> Option<String> {
 fn auth_table() {
     let rows: &[(&str, Option<&str>, Option<&str>, StatusCode)] = &[
         // (what, configured secret, presented secret, status)
-        ("no secret configured: absent", None, Some(SECRET), StatusCode::SERVICE_UNAVAILABLE),
-        ("empty secret configured: absent", Some(""), Some(""), StatusCode::SERVICE_UNAVAILABLE),
+        ("no secret configured: absent", None, Some(SECRET), StatusCode::NOT_FOUND),
+        ("empty secret configured: absent", Some(""), Some(""), StatusCode::NOT_FOUND),
         ("no authorization", Some(SECRET), None, StatusCode::UNAUTHORIZED),
         ("wrong secret", Some(SECRET), Some("s3cret-admim"), StatusCode::UNAUTHORIZED),
         ("prefix of the secret", Some(SECRET), Some("s3cret"), StatusCode::UNAUTHORIZED),
@@ -166,11 +166,61 @@ fn auth_table() {
         let ports = AdminPorts { secret: configured.map(str::to_owned), ..ports() };
         let response = send(&Gateway::new(), &ports, request("GET", "routes", *presented, ""));
         assert_eq!(response.status(), *status, "{what}");
-        // Without a secret the path is not special: with no config the gateway answers 503.
-        if *status != StatusCode::SERVICE_UNAVAILABLE {
-            assert_eq!(response.headers()["content-type"], "application/problem+json", "{what}");
-        }
+        assert_eq!(response.headers()["content-type"], "application/problem+json", "{what}");
     }
+}
+
+#[test]
+fn admin_paths_in_any_spelling_are_the_api_and_never_reach_an_origin() {
+    // A catch-all route would forward anything the gateway does not answer itself.
+    let catch_all = doc("eu").replace(r#""path":"/api/{*rest}""#, r#""path":"/{*rest}""#);
+    let spellings = [
+        "/__gateway/admin/routes",
+        "/__gateway/%61dmin/routes",
+        "//__gateway/admin/routes",
+        "/__gateway//admin/routes",
+        "/__gateway/admin",
+    ];
+    for secret in [None, Some(SECRET)] {
+        let ports = AdminPorts { secret: secret.map(str::to_owned), ..ports() };
+        ports.kv.inner.put("routes/versions/v1", catch_all.clone());
+        ports.kv.inner.put("routes/current", "v1");
+        let gateway = Gateway::new();
+        for path in spellings {
+            for presented in [None, Some("wrong")] {
+                let mut builder = Request::builder().uri(format!("https://gw.test{path}"));
+                if let Some(presented) = presented {
+                    builder = builder.header("authorization", format!("Bearer {presented}"));
+                }
+                let response = send(&gateway, &ports, builder.body(Body::Empty).unwrap());
+                let expected =
+                    if secret.is_some() { StatusCode::UNAUTHORIZED } else { StatusCode::NOT_FOUND };
+                assert_eq!(response.status(), expected, "{path} with {presented:?}, secret {secret:?}");
+                assert_eq!(response.headers()["content-type"], "application/problem+json");
+            }
+        }
+        assert_eq!(
+            ports.fake.upstream.sent().len(),
+            0,
+            "no admin spelling was forwarded (secret {secret:?})"
+        );
+        // The control: the catch-all does forward an ordinary path.
+        let ordinary = Request::builder().uri("https://gw.test/__gateway/other").body(Body::Empty).unwrap();
+        assert_eq!(send(&gateway, &ports, ordinary).status(), StatusCode::OK);
+        assert_eq!(ports.fake.upstream.sent().len(), 1);
+    }
+    // With the secret, an encoded spelling is served as the plain one.
+    let (gateway, ports) = (Gateway::new(), ports());
+    let (status, _) = call(&gateway, &ports, "PUT", "routes", &doc("eu"));
+    assert_eq!(status, StatusCode::CREATED);
+    let alias = Request::builder()
+        .uri("https://gw.test/__gateway/%61dmin/routes")
+        .header("authorization", format!("Bearer {SECRET}"))
+        .body(Body::Empty)
+        .unwrap();
+    let response = send(&gateway, &ports, alias);
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(body_json(&response)["version"].is_string());
 }
 
 #[test]

@@ -34,6 +34,7 @@ use crate::auth::apikey::constant_time_eq;
 use crate::body::Body;
 use crate::config::{Config, ConfigError};
 use crate::live::{CURRENT_KEY, LAST_GOOD_KEY, is_version_id, version_key};
+use crate::normalize;
 use crate::ports::{BodyError, Clock, KeyValue, Level, Log, Ports, UnixMillis, Upstream};
 use crate::problem::{PROBLEM_JSON, Problem};
 
@@ -161,12 +162,18 @@ fn json_answer<S>(status: StatusCode, value: &Value) -> Response<Body<S>> {
     answer(status, "application/json", value.to_string())
 }
 
-/// The admin secret, when the request is for an admin path and the API is enabled.
+/// `Some` when the request names the admin API: the admin secret, empty when the API is not
+/// enabled (every admin path then answers 404). The path is judged in its normal form
+/// ([`normalize::path`]), so `/__gateway/%61dmin/…` or `//__gateway/admin/…` name the API as
+/// the plain spelling does: an admin path is never routed on to an origin, with or without a
+/// secret, whatever the routes document's catch-all.
 pub(super) fn enabled<P: Ports>(ports: &P, path: &str) -> Option<String> {
-    path.starts_with(ADMIN_PREFIX).then(|| ports.admin_secret().filter(|s| !s.is_empty())).flatten()
+    let path = normalize::path(path).ok()?;
+    let names_admin = path.starts_with(ADMIN_PREFIX) || path == ADMIN_PREFIX.trim_end_matches('/');
+    names_admin.then(|| ports.admin_secret().unwrap_or_default())
 }
 
-/// Serves one admin request (its path starts with [`ADMIN_PREFIX`]). Never fails.
+/// Serves one admin request (one [`enabled`] said names the API). Never fails.
 pub(super) async fn endpoint<P: Ports>(
     gateway: &Gateway,
     ports: &P,
@@ -196,6 +203,9 @@ async fn serve<P: Ports>(
     request: Request<Body<P::Stream>>,
     secret: &str,
 ) -> Result<Response<Body<P::Stream>>, AdminError> {
+    if secret.is_empty() {
+        return Err(AdminError::NotFound("no such path".into()));
+    }
     let now = ports.clock().now();
     if let Some(seconds) = gateway.admin.locked(now) {
         return Err(AdminError::Locked(seconds));
@@ -211,7 +221,8 @@ async fn serve<P: Ports>(
         return Err(AdminError::Unauthorized);
     }
     let (head, body) = request.into_parts();
-    let path = head.uri.path().strip_prefix(ADMIN_PREFIX).unwrap_or_default();
+    let normal = normalize::path(head.uri.path()).unwrap_or_default();
+    let path = normal.strip_prefix(ADMIN_PREFIX).unwrap_or_default();
     let dry_run =
         head.uri.query().unwrap_or_default().split('&').any(|p| p == "dry_run=true" || p == "dry_run=1");
     match (path, &head.method) {
