@@ -96,6 +96,12 @@ const pathRows = [
   ["5 POST needs the scope", "POST", "/admin/x", { "x-api-key": "alice" }, [[403], [403]]],
   ["7 duplicate API keys", "GET", "/admin/x", { "x-api-key": ["alice", "bob"] }, [[401], [401]]],
   ["7 key in header and query", "GET", "/admin/x?api_key=bob", { "x-api-key": "alice" }, [[401], [401]]],
+  // The gateway's own admin API (no secret configured here): every spelling of its path is the
+  // API (404), never routed to the origin by the catch-all.
+  ["8 admin API", "GET", "/__gateway/admin/routes", { authorization: "Bearer guess" }, [[404], [404]]],
+  ["8 admin API, encoded alias", "GET", "/__gateway/%61dmin/routes", {}, [[404], [404]]],
+  ["8 admin API, merged slashes", "GET", "//__gateway//admin/status", {}, [[404], [404]]],
+  ["8 admin API, base", "GET", "/__gateway/admin", {}, [[404], [404]]],
 ];
 
 const world = {};
@@ -137,7 +143,7 @@ for (const name of selected) {
     const echo = async (response) => JSON.parse(response.body.toString());
 
     for (const [finding, method, target, headers, allowed] of pathRows) {
-      it(`finding ${finding}: ${method} ${target} never reaches /admin`, async () => {
+      it(`finding ${finding}: ${method} ${target} never reaches the origin's /admin or the gateway's admin API`, async () => {
         const before = world.origin.seen().length;
         let status;
         if (method === method.toUpperCase()) {
