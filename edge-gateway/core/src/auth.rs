@@ -22,7 +22,14 @@
 //!
 //! # Algorithms
 //!
-//! HS256/384/512, ES256 and EdDSA (Ed25519) are verified with `jwt-compact`. RS256/384/512 and
+//! HS256/384/512 are always verified here, with `jwt-compact`. The public-key algorithms are
+//! verified in Rust only with the `rust-verifiers` feature (on by default; the Spin adapter and
+//! native tools use it): without it, they go through the adapter's
+//! [`crate::ports::SignatureCheck`] (Web Crypto on Workers, which keeps `rsa`, `p256` and
+//! `ed25519-dalek` out of the Worker), and [`CoreVerifier`] answers
+//! [`JwtError::UnsupportedAlgorithm`] for them rather than ever accepting a token.
+//!
+//! With the feature, ES256 and EdDSA (Ed25519) are verified with `jwt-compact`. RS256/384/512 and
 //! PS256/384/512 are verified with the `rsa` crate directly, because `jwt-compact`'s own `rsa`
 //! feature turns on `rand_core/getrandom`, and getrandom 0.2 refuses to compile for
 //! `wasm32-unknown-unknown` without its JS backend:

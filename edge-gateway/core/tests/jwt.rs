@@ -2,7 +2,9 @@
 //! (each row names the exact refusal), JWKS parsing, policy validation and the token cache.
 //!
 //! Native only: tokens are signed here with `jwt-compact`'s `rsa` feature, which needs getrandom.
-#![cfg(not(target_arch = "wasm32"))]
+//! With `rust-verifiers` only (the default): these rows verify RS/PS/ES/EdDSA in Rust; the build
+//! without it is covered by tests/jwt_port.rs.
+#![cfg(all(not(target_arch = "wasm32"), feature = "rust-verifiers"))]
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use edge_gateway_core::auth::{

@@ -5,8 +5,14 @@
 //! `use` other than `sig`, bad encodings, weak RSA moduli) are skipped and listed in
 //! [`ParsedJwks::skipped`]; only a document that is not a key set at all is an error. It never
 //! fetches anything and never panics on input.
+//!
+//! With the `rust-verifiers` feature a public key is also parsed into the Rust verifier's type
+//! here (so a P-256 point off the curve or an RSA key `rsa` refuses is skipped). Without it the
+//! checked raw members are kept for the adapter's verifier ([`Jwk::public_jwk`]), which validates
+//! the key when it imports it.
 
 use base64ct::{Base64UrlUnpadded, Encoding};
+#[cfg(feature = "rust-verifiers")]
 use jwt_compact::alg::{Ed25519, Es256};
 use serde_json::{Map, Value};
 
@@ -18,6 +24,8 @@ pub const MAX_KEYS: usize = 32;
 pub const MIN_RSA_BITS: usize = 2048;
 /// The longest RSA modulus accepted, in bits.
 pub const MAX_RSA_BITS: usize = 4096;
+/// The largest RSA public exponent accepted (the `rsa` crate's bound, 2^33 - 1).
+pub const MAX_RSA_EXPONENT: u64 = (1 << 33) - 1;
 
 /// The family of a key (`kty`, with `crv` for curves).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,11 +53,26 @@ impl KeyType {
     }
 }
 
+/// A key's checked members, and with `rust-verifiers` the Rust verifier's form of them.
 pub(crate) enum Material {
     Secret(Vec<u8>),
-    P256(<Es256 as jwt_compact::Algorithm>::VerifyingKey),
-    Ed25519(<Ed25519 as jwt_compact::Algorithm>::VerifyingKey),
-    Rsa { n: Vec<u8>, e: Vec<u8>, key: rsa::RsaPublicKey },
+    P256 {
+        x: Vec<u8>,
+        y: Vec<u8>,
+        #[cfg(feature = "rust-verifiers")]
+        key: <Es256 as jwt_compact::Algorithm>::VerifyingKey,
+    },
+    Ed25519 {
+        x: Vec<u8>,
+        #[cfg(feature = "rust-verifiers")]
+        key: <Ed25519 as jwt_compact::Algorithm>::VerifyingKey,
+    },
+    Rsa {
+        n: Vec<u8>,
+        e: Vec<u8>,
+        #[cfg(feature = "rust-verifiers")]
+        key: rsa::RsaPublicKey,
+    },
 }
 
 /// One usable verification key.
@@ -85,8 +108,8 @@ impl Jwk {
     pub fn key_type(&self) -> KeyType {
         match self.material {
             Material::Secret(_) => KeyType::Oct,
-            Material::P256(_) => KeyType::P256,
-            Material::Ed25519(_) => KeyType::Ed25519,
+            Material::P256 { .. } => KeyType::P256,
+            Material::Ed25519 { .. } => KeyType::Ed25519,
             Material::Rsa { .. } => KeyType::Rsa,
         }
     }
@@ -111,8 +134,17 @@ impl Jwk {
                 "n": Base64UrlUnpadded::encode_string(n),
                 "e": Base64UrlUnpadded::encode_string(e),
             })),
-            Material::P256(key) => serde_json::to_value(jwt_compact::jwk::JsonWebKey::from(key)).ok(),
-            Material::Ed25519(key) => serde_json::to_value(jwt_compact::jwk::JsonWebKey::from(key)).ok(),
+            Material::P256 { x, y, .. } => Some(serde_json::json!({
+                "kty": "EC",
+                "crv": "P-256",
+                "x": Base64UrlUnpadded::encode_string(x),
+                "y": Base64UrlUnpadded::encode_string(y),
+            })),
+            Material::Ed25519 { x, .. } => Some(serde_json::json!({
+                "kty": "OKP",
+                "crv": "Ed25519",
+                "x": Base64UrlUnpadded::encode_string(x),
+            })),
         }
     }
 
@@ -274,21 +306,37 @@ fn parse_ec(object: &Map<String, Value>) -> Result<Material, SkipReason> {
     if x.len() != 32 || y.len() != 32 {
         return Err(SkipReason::BadKeyMaterial("x"));
     }
-    let mut sec1 = Vec::with_capacity(65);
-    sec1.push(0x04);
-    sec1.extend_from_slice(&x);
-    sec1.extend_from_slice(&y);
-    let key = jwt_compact::alg::VerifyingKey::<Es256>::from_slice(&sec1)
-        .map_err(|_| SkipReason::BadKeyMaterial("x"))?;
-    Ok(Material::P256(key))
+    #[cfg(feature = "rust-verifiers")]
+    let key = {
+        let mut sec1 = Vec::with_capacity(65);
+        sec1.push(0x04);
+        sec1.extend_from_slice(&x);
+        sec1.extend_from_slice(&y);
+        jwt_compact::alg::VerifyingKey::<Es256>::from_slice(&sec1)
+            .map_err(|_| SkipReason::BadKeyMaterial("x"))?
+    };
+    Ok(Material::P256 {
+        x,
+        y,
+        #[cfg(feature = "rust-verifiers")]
+        key,
+    })
 }
 
 fn parse_okp(object: &Map<String, Value>) -> Result<Material, SkipReason> {
     curve(object, "Ed25519")?;
     let x = member(object, "x")?;
+    if x.len() != 32 {
+        return Err(SkipReason::BadKeyMaterial("x"));
+    }
+    #[cfg(feature = "rust-verifiers")]
     let key = jwt_compact::alg::VerifyingKey::<Ed25519>::from_slice(&x)
         .map_err(|_| SkipReason::BadKeyMaterial("x"))?;
-    Ok(Material::Ed25519(key))
+    Ok(Material::Ed25519 {
+        x,
+        #[cfg(feature = "rust-verifiers")]
+        key,
+    })
 }
 
 fn parse_rsa(object: &Map<String, Value>) -> Result<Material, SkipReason> {
@@ -299,12 +347,24 @@ fn parse_rsa(object: &Map<String, Value>) -> Result<Material, SkipReason> {
     if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
         return Err(SkipReason::BadKeyMaterial("n"));
     }
-    if e.is_empty() || e.len() > 8 {
+    // The bounds `rsa` enforces, checked here so both builds keep the same keys: an odd
+    // modulus, an odd exponent from 3 to 2^33 - 1 (so below the modulus).
+    if n.last().is_none_or(|low| low % 2 == 0) {
+        return Err(SkipReason::BadKeyMaterial("n"));
+    }
+    let exponent = (e.len() <= 8).then(|| e.iter().fold(0u64, |acc, &b| acc << 8 | u64::from(b)));
+    if !exponent.is_some_and(|e| e % 2 == 1 && (3..=MAX_RSA_EXPONENT).contains(&e)) {
         return Err(SkipReason::BadKeyMaterial("e"));
     }
+    #[cfg(feature = "rust-verifiers")]
     let key = rsa::RsaPublicKey::new(rsa::BigUint::from_bytes_be(&n), rsa::BigUint::from_bytes_be(&e))
         .map_err(|_| SkipReason::BadKeyMaterial("e"))?;
-    Ok(Material::Rsa { n, e, key })
+    Ok(Material::Rsa {
+        n,
+        e,
+        #[cfg(feature = "rust-verifiers")]
+        key,
+    })
 }
 
 fn strip_leading_zeros(bytes: &mut Vec<u8>) {
