@@ -139,7 +139,7 @@ const ROUTES_HELP: &str = "Examples:
   gatewayctl routes push routes.json                # prints the new version
   gatewayctl routes history
   gatewayctl routes rollback                        # to the version before the current one
-  gatewayctl routes rollback v1764650000-1a2b3c4d
+  gatewayctl routes rollback 1764650000000-1a2b3c4d
   gatewayctl routes current --document > live.json";
 
 #[derive(Subcommand)]
@@ -174,7 +174,7 @@ enum RoutesCommand {
     #[command(after_help = "Example:\n  gatewayctl routes history")]
     History,
     /// Point `current` at VERSION, or at the version before the current one.
-    #[command(after_help = "Example:\n  gatewayctl routes rollback v1764650000-1a2b3c4d")]
+    #[command(after_help = "Example:\n  gatewayctl routes rollback 1764650000000-1a2b3c4d")]
     Rollback {
         /// A version from `routes history`.
         version: Option<String>,
