@@ -221,7 +221,10 @@ impl<'s> Walker<'s> {
                 continue;
             }
             let nested = self.values(alternative);
-            if nested.is_empty() {
+            if described.starts_with("`{") {
+                // The description shows the form itself, e.g. `{"claim": "tenant"}`: ….
+                lines.push(described);
+            } else if nested.is_empty() {
                 lines.push(format!("{}: {described}", self.form(alternative)));
             } else {
                 lines.extend(nested);

@@ -60,9 +60,11 @@ fn reference_names_nested_paths_enum_values_and_defaults_of_the_document() {
         "| `routes[].id` | string | yes |",
         "`\"fail_closed\"`: Refuse it (503).",
         "| `rate_limits.<name>.shadow` | boolean | no | `false` |",
+        "<br>`{\"claim\": \"tenant\"}`: a claim of the authenticated caller.<br>",
     ] {
         assert!(out.contains(expected), "the reference lacks {expected:?}");
     }
+    assert!(!out.contains("`{\"claim\": string}`: `{"), "an alternative's form is not shown twice");
 }
 
 #[test]
