@@ -367,7 +367,10 @@ async fn push<P: Ports>(
     history.versions.truncate(HISTORY_LEN);
     put(ports, HISTORY_KEY, &serde_json::to_vec(&history).unwrap_or_default()).await?;
     flip(ports, &id).await?;
-    ports.log().record(Level::Info, &format!("admin: pushed routes version {id} (previous {previous:?})"));
+    ports.log().record(
+        Level::Info,
+        &format!("admin: pushed routes version {id} (previous {})", previous.as_deref().unwrap_or("none")),
+    );
     Ok(json_answer(StatusCode::CREATED, &outcome))
 }
 
@@ -405,7 +408,10 @@ async fn rollback<P: Ports>(ports: &P, body: &[u8]) -> Result<Response<Body<P::S
     let document = get_text(ports, &version_key(&target)).await?.ok_or_else(missing)?;
     Config::from_json(&document).map_err(|errors| AdminError::Invalid(errors.0))?;
     flip(ports, &target).await?;
-    ports.log().record(Level::Info, &format!("admin: rolled back to {target} (from {previous:?})"));
+    ports.log().record(
+        Level::Info,
+        &format!("admin: rolled back to {target} (from {})", previous.as_deref().unwrap_or("none")),
+    );
     Ok(json_answer(StatusCode::OK, &json!({ "version": target, "previous": previous })))
 }
 
