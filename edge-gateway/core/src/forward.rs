@@ -12,7 +12,10 @@ pub mod trace;
 
 use std::net::IpAddr;
 
-use http::header::{CONNECTION, HeaderName, TE, TRAILER, TRANSFER_ENCODING, UPGRADE, VIA};
+use http::header::{
+    CONNECTION, HeaderName, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE,
+    VIA,
+};
 use http::{HeaderMap, HeaderValue, Uri};
 
 use crate::config::{PathEdit, Region, TemplatePart};
@@ -33,16 +36,17 @@ const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host")
 const FORWARDED: HeaderName = HeaderName::from_static("forwarded");
 
 /// Hop-by-hop headers, always removed (RFC 9110 §7.6.1 and their common non-standard kin).
-const HOP_BY_HOP: [&str; 9] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
+/// Names, not strings: removing by `&str` parses the name again on every call.
+const HOP_BY_HOP: [HeaderName; 9] = [
+    CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    PROXY_AUTHENTICATE,
+    PROXY_AUTHORIZATION,
+    TE,
+    TRAILER,
+    TRANSFER_ENCODING,
+    UPGRADE,
 ];
 
 /// Request headers a client may never send upstream, in any spelling: forwarding facts the
@@ -107,7 +111,7 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     for name in named {
         headers.remove(name);
     }
-    for name in HOP_BY_HOP {
+    for name in &HOP_BY_HOP {
         headers.remove(name);
     }
     debug_assert!(!headers.contains_key(TE) && !headers.contains_key(TRAILER));
@@ -122,15 +126,22 @@ pub fn upstream_headers(incoming: &HeaderMap, facts: &ForwardFacts<'_>) -> Heade
         canonical.starts_with(FORWARDED_PREFIX) || SPOOFABLE.contains(&canonical)
     });
     headers.remove(http::header::HOST);
-    let proto = HeaderValue::from_str(facts.proto).unwrap_or(HeaderValue::from_static("https"));
+    // Room for the headers set below, so the map grows at most once.
+    headers.reserve(8);
+    let proto = match facts.proto {
+        "https" => HeaderValue::from_static("https"),
+        "http" => HeaderValue::from_static("http"),
+        other => HeaderValue::from_str(other).unwrap_or(HeaderValue::from_static("https")),
+    };
     headers.insert(X_FORWARDED_PROTO, proto);
     if let Ok(host) = HeaderValue::from_str(facts.host) {
         headers.insert(X_FORWARDED_HOST, host);
     }
-    if let Some(ip) = facts.client_ip {
-        headers.insert(X_FORWARDED_FOR, header_value(&ip.to_string()));
+    let client = facts.client_ip.map(|ip| ip.to_string());
+    if let Some(ip) = &client {
+        headers.insert(X_FORWARDED_FOR, header_value(ip));
     }
-    headers.insert(FORWARDED, header_value(&forwarded_element(facts)));
+    headers.insert(FORWARDED, header_value(&forwarded_element(facts, client.as_deref())));
     append_via(&mut headers);
     if let Ok(id) = HeaderValue::from_str(facts.request_id) {
         headers.insert(REQUEST_ID, id);
@@ -190,12 +201,13 @@ fn append_via(headers: &mut HeaderMap) {
     headers.append(VIA, HeaderValue::from_static("1.1 edge-gateway"));
 }
 
-/// The RFC 7239 element for this hop: `for=...;proto=...;host=...`.
-fn forwarded_element(facts: &ForwardFacts<'_>) -> String {
-    let node = match facts.client_ip {
-        Some(IpAddr::V4(ip)) => ip.to_string(),
-        Some(IpAddr::V6(ip)) => format!("\"[{ip}]\""),
-        None => "unknown".to_owned(),
+/// The RFC 7239 element for this hop: `for=...;proto=...;host=...`. `client` is the client
+/// address as already written for `X-Forwarded-For`.
+fn forwarded_element(facts: &ForwardFacts<'_>, client: Option<&str>) -> String {
+    let node = match (facts.client_ip, client) {
+        (Some(IpAddr::V4(_)), Some(ip)) => ip.to_owned(),
+        (Some(IpAddr::V6(_)), Some(ip)) => format!("\"[{ip}]\""),
+        _ => "unknown".to_owned(),
     };
     let host = if facts.host.bytes().all(is_token_byte) {
         facts.host.to_owned()

@@ -86,16 +86,7 @@ impl LiveConfig {
     /// The config to serve now, refreshing from KV when it is due.
     pub async fn current<P: Ports>(&self, ports: &P) -> Result<Rc<Config>, GatewayError> {
         let now = ports.clock().now();
-        let (due, loaded_version) = {
-            let state = self.state.borrow();
-            let ttl = state
-                .loaded
-                .as_ref()
-                .map_or(Settings::default().config_ttl, |l| l.config.settings.config_ttl);
-            let due = must_refresh(state.checked_at, now, state.loaded.is_some(), ttl);
-            (due, state.loaded.as_ref().map(|l| l.version.clone()))
-        };
-        if due {
+        if let Some(loaded_version) = self.due(now) {
             let outcome = refresh(ports.kv(), loaded_version.as_deref()).await;
             self.apply(outcome, now, ports.log());
         }
@@ -104,6 +95,19 @@ impl LiveConfig {
             Some(loaded) => Ok(loaded.config.clone()),
             None => Err(GatewayError::NoConfig(state.last_error.clone().unwrap_or_default())),
         }
+    }
+
+    /// `Some(the version loaded, if any)` when KV must be read at `now`; `None` while the config
+    /// is fresh. The fresh case, almost every request, neither allocates nor builds the default
+    /// settings (see `docs/profile.md`).
+    fn due(&self, now: UnixMillis) -> Option<Option<String>> {
+        let state = self.state.borrow();
+        let ttl = match &state.loaded {
+            Some(loaded) => loaded.config.settings.config_ttl,
+            None => Settings::default().config_ttl,
+        };
+        must_refresh(state.checked_at, now, state.loaded.is_some(), ttl)
+            .then(|| state.loaded.as_ref().map(|l| l.version.clone()))
     }
 
     /// The version id being served, if any.

@@ -27,13 +27,20 @@ pub struct Trace {
 
 impl Trace {
     /// Continues the client's trace or starts a new one.
+    ///
+    /// A new trace takes its span id and trace id from one [`Entropy::fill`] (on Workers each
+    /// fill is a `crypto.getRandomValues` call across the wasm boundary): the first 8 bytes are
+    /// the span id, the next 16 the trace id, and neither may be all zero.
     pub fn start(headers: &HeaderMap, entropy: &impl Entropy) -> Trace {
-        let span_id = random_hex(entropy, 8);
         if let Some((trace_id, flags)) = headers.get(TRACEPARENT).and_then(parse_traceparent) {
+            let mut span = [0u8; 8];
+            fill_nonzero(entropy, &mut span, is_nonzero);
             let state = headers.get(TRACESTATE).cloned();
-            return Trace { trace_id, span_id, flags, state };
+            return Trace { trace_id, span_id: hex(&span), flags, state };
         }
-        Trace { trace_id: random_hex(entropy, 16), span_id, flags: "01".into(), state: None }
+        let mut ids = [0u8; 24];
+        fill_nonzero(entropy, &mut ids, |bytes| is_nonzero(&bytes[..8]) && is_nonzero(&bytes[8..]));
+        Trace { trace_id: hex(&ids[8..]), span_id: hex(&ids[..8]), flags: "01".into(), state: None }
     }
 
     /// The `traceparent` value for the upstream request.
@@ -74,15 +81,29 @@ fn is_hex(text: &str, len: usize) -> bool {
     text.len() == len && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-fn random_hex(entropy: &impl Entropy, bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
+/// Fills `buf` from `entropy` until `valid` accepts it (W3C Trace Context forbids all-zero ids).
+fn fill_nonzero(entropy: &impl Entropy, buf: &mut [u8], valid: impl Fn(&[u8]) -> bool) {
     loop {
-        entropy.fill(&mut buf);
-        if buf.iter().any(|&b| b != 0) {
+        entropy.fill(buf);
+        if valid(buf) {
             break;
         }
     }
-    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn is_nonzero(bytes: &[u8]) -> bool {
+    bytes.iter().any(|&b| b != 0)
+}
+
+/// `bytes` as lower-case hex, into one allocation (no `format!` per byte).
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 /// The request id: the client's when it is 1 to 128 plain characters, else the trace id.
@@ -96,4 +117,70 @@ pub fn request_id(headers: &HeaderMap, trace: &Trace) -> String {
                 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
         })
         .map_or_else(|| trace.trace_id.clone(), str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+
+    /// Entropy that gives zeros for the first `zeros` fills, then counts up like the fakes.
+    struct ZerosFirst {
+        zeros: Cell<u32>,
+        next: Cell<u8>,
+        fills: Cell<u32>,
+    }
+
+    impl Entropy for ZerosFirst {
+        fn fill(&self, buf: &mut [u8]) {
+            self.fills.set(self.fills.get() + 1);
+            if self.zeros.get() > 0 {
+                self.zeros.set(self.zeros.get() - 1);
+                buf.fill(0);
+                return;
+            }
+            for byte in buf {
+                self.next.set(self.next.get().wrapping_add(1));
+                *byte = self.next.get();
+            }
+        }
+    }
+
+    fn zeros_first(zeros: u32) -> ZerosFirst {
+        ZerosFirst { zeros: Cell::new(zeros), next: Cell::new(0), fills: Cell::new(0) }
+    }
+
+    #[test]
+    fn hex_is_two_lower_case_digits_per_byte() {
+        let bytes = [0x00, 0x0f, 0xa0, 0xff, 0x42];
+        let expected: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex(&bytes), expected);
+        assert_eq!(hex(&[]), "");
+    }
+
+    #[test]
+    fn a_new_trace_takes_span_then_trace_id_from_one_fill() {
+        let entropy = zeros_first(0);
+        let trace = Trace::start(&HeaderMap::new(), &entropy);
+        assert_eq!(entropy.fills.get(), 1, "one call to the platform's random source");
+        assert_eq!(trace.span_id, "0102030405060708");
+        assert_eq!(trace.trace_id, "090a0b0c0d0e0f101112131415161718");
+        assert_eq!(trace.flags, "01");
+    }
+
+    #[test]
+    fn all_zero_ids_are_drawn_again() {
+        let entropy = zeros_first(2);
+        let trace = Trace::start(&HeaderMap::new(), &entropy);
+        assert_eq!(entropy.fills.get(), 3);
+        assert_eq!(trace.span_id, "0102030405060708");
+        let mut headers = HeaderMap::new();
+        let parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        headers.insert(TRACEPARENT, HeaderValue::from_static(parent));
+        let entropy = zeros_first(1);
+        let trace = Trace::start(&headers, &entropy);
+        assert_eq!((entropy.fills.get(), trace.span_id.as_str()), (2, "0102030405060708"));
+        assert_eq!(trace.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+    }
 }
