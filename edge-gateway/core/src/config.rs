@@ -5,6 +5,7 @@
 //! compiles the router, so nothing downstream re-checks anything. It decides nothing about
 //! requests and performs no I/O.
 
+pub mod access_log;
 pub mod auth;
 pub mod edge_cache;
 pub mod failover;
@@ -58,6 +59,8 @@ pub struct Settings {
     pub rate_limit_deadline: Duration,
     /// Where the client's location comes from when the platform does not say.
     pub client_location: ClientLocation,
+    /// The access log: on or off, and the query parameters it redacts.
+    pub access_log: access_log::AccessLogSettings,
 }
 
 impl Default for Settings {
@@ -70,6 +73,7 @@ impl Default for Settings {
             timeouts: Timeouts { connect: Duration::from_secs(2), response: Duration::from_secs(15) },
             rate_limit_deadline: Duration::from_millis(50),
             client_location: ClientLocation::default(),
+            access_log: access_log::AccessLogSettings::default(),
         }
     }
 }

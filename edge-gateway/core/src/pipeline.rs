@@ -15,6 +15,7 @@
 mod admin;
 mod cached;
 mod failover;
+mod observe;
 mod probe;
 mod purge;
 mod status;
@@ -28,7 +29,6 @@ use http::{Request, Response};
 use crate::body::Body;
 use crate::config::{Config, Pool, Route};
 use crate::error::GatewayError;
-use crate::forward::{self, Trace};
 use crate::geo::{self, GeoPoint};
 use crate::limits;
 use crate::live::LiveConfig;
@@ -41,6 +41,7 @@ use crate::ratelimit::key::KeyFacts;
 use crate::routing::RouteMatch;
 use crate::stages::edge_cache::{self, CACHE_NAME, Plan, Stamps};
 use crate::stages::{Authenticator, Health, Identity, Limiter};
+use observe::RequestIds;
 
 pub use admin::{HISTORY_KEY, HISTORY_LEN, MAX_FAILURES, version_id};
 pub use cached::Deferred;
@@ -69,12 +70,6 @@ pub struct Gateway {
     stamps: Stamps,
     admin: admin::Guard,
     traffic: status::Traffic,
-}
-
-/// Ids that follow one request through the gateway.
-struct RequestIds {
-    request_id: String,
-    trace: Trace,
 }
 
 /// The request head as received, and who sent it.
@@ -120,16 +115,17 @@ impl Gateway {
         request: Request<Body<P::Stream>>,
         client: &ClientInfo,
     ) -> (Response<Body<P::Stream>>, Option<Deferred>) {
-        let trace = Trace::start(request.headers(), ports.entropy());
-        let ids = RequestIds { request_id: forward::trace::request_id(request.headers(), &trace), trace };
-        let served = match self.serve(ports, request, client, &ids).await {
+        let ids = RequestIds::new(ports, &request);
+        let mut served = match self.serve(ports, request, client, &ids).await {
             Ok(served) => served,
             Err(error) => {
                 let level = if error.status().is_server_error() { Level::Error } else { Level::Info };
                 ports.log().record(level, &format!("request {} refused: {error}", ids.request_id));
+                ids.note(|r| r.error = Some(error.to_string()));
                 (problem::respond(&error, &ids.request_id), None)
             }
         };
+        observe::finish(ports, &ids, &mut served.0);
         let cache_status = served.0.headers().get(crate::cache::status::CACHE_STATUS);
         self.traffic.record(served.0.status(), cache_status, ports.clock().now());
         served
@@ -145,22 +141,24 @@ impl Gateway {
         if let Some(secret) = admin::enabled(ports, request.uri().path()) {
             return Ok((admin::endpoint(self, ports, request, &secret, &ids.request_id).await, None));
         }
-        let config = self.live.current(ports).await?;
+        let config = self.load(ports, ids).await?;
         let (mut head, body) = request.into_parts();
         limits::check(&head, &config.settings)?;
         limits::normalize(&mut head)?;
+        ids.note(|r| r.uri = head.uri.clone());
         if let Some(response) = purge::endpoint(ports, &self.stamps, &config, &head).await {
             return response.map(|r| (r, None));
         }
         let matched = route(&config, &head)?;
-        let identity = self.auth.authenticate(ports, &config, matched.route.auth.as_ref(), &head).await?;
+        ids.note(|r| r.route = Some(matched.route.id.clone()));
+        let identity = self.identify(ports, &config, &matched, &head, ids).await?;
         let facts = KeyFacts {
             route_id: &matched.route.id,
             identity: &identity,
             client_ip: client.ip,
             headers: &head.headers,
         };
-        let limited = self.limiter.check(ports, &config, matched.route, &facts).await?;
+        let limited = self.limit(ports, &config, &matched, &facts, ids).await?;
         let body = limit_undeclared_body(ports, &head, body, config.settings.max_request_body_bytes).await?;
         self.health.refresh(ports).await;
         let (pool, selection) =

@@ -100,6 +100,25 @@ pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// One request as a metrics store counts it (a Workers Analytics Engine data point). The core
+/// decides what a point holds ([`crate::access_log::data_point`]); an adapter only writes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataPoint {
+    /// The sampling index: the route id, or `-` when no route matched.
+    pub index: String,
+    /// Labels, in order: route id, status, cache status, region, rate-limit decision.
+    pub blobs: [String; 5],
+    /// Numbers, in order: duration in milliseconds, upstream attempts.
+    pub doubles: [f64; 2],
+}
+
+/// Where per-request data points go (Workers Analytics Engine). Writing never fails the
+/// request: an adapter that cannot write drops the point.
+pub trait Metrics {
+    /// Writes one point, without waiting for the store.
+    fn write(&self, point: &DataPoint);
+}
+
 /// Time limits for one upstream attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
@@ -351,6 +370,11 @@ pub trait Ports {
     /// The origin shields' purge secret; with it, a purge at the gateway also purges every
     /// region's shield.
     fn shield_purge_secret(&self) -> Option<String> {
+        None
+    }
+    /// Where per-request data points go; `None` (the default) writes none, and the pipeline
+    /// builds none.
+    fn metrics(&self) -> Option<&dyn Metrics> {
         None
     }
     /// Time.

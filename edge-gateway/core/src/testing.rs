@@ -215,6 +215,33 @@ impl Log for MemoryLog {
     }
 }
 
+/// A metrics store that keeps every data point written.
+#[derive(Debug)]
+pub struct MemoryMetrics {
+    points: RefCell<Vec<crate::ports::DataPoint>>,
+    /// Whether the platform has the store at all (default yes); off, [`Ports::metrics`] is `None`.
+    pub enabled: Cell<bool>,
+}
+
+impl Default for MemoryMetrics {
+    fn default() -> Self {
+        MemoryMetrics { points: RefCell::default(), enabled: Cell::new(true) }
+    }
+}
+
+impl MemoryMetrics {
+    /// Every point so far, in order.
+    pub fn points(&self) -> Vec<crate::ports::DataPoint> {
+        self.points.borrow().clone()
+    }
+}
+
+impl crate::ports::Metrics for MemoryMetrics {
+    fn write(&self, point: &crate::ports::DataPoint) {
+        self.points.borrow_mut().push(point.clone());
+    }
+}
+
 /// The body stream type of the fakes: plain bytes.
 pub type FakeStream = Bytes;
 
@@ -536,6 +563,8 @@ pub struct FakePorts {
     pub entropy: CountingEntropy,
     /// Log.
     pub log: MemoryLog,
+    /// Per-request data points.
+    pub metrics: MemoryMetrics,
 }
 
 impl Default for FakePorts {
@@ -552,6 +581,7 @@ impl Default for FakePorts {
             clock,
             entropy: CountingEntropy::default(),
             log: MemoryLog::default(),
+            metrics: MemoryMetrics::default(),
         }
     }
 }
@@ -607,6 +637,9 @@ impl Ports for FakePorts {
     }
     fn shield_purge_secret(&self) -> Option<String> {
         self.shield_purge_secret.borrow().clone()
+    }
+    fn metrics(&self) -> Option<&dyn crate::ports::Metrics> {
+        self.metrics.enabled.get().then_some(&self.metrics as &dyn crate::ports::Metrics)
     }
     fn clock(&self) -> &ManualClock {
         &self.clock

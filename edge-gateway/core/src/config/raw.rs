@@ -71,6 +71,22 @@ pub struct RawSettings {
     /// Where the client's location comes from when the platform does not report it.
     #[serde(default)]
     pub client_location: RawClientLocation,
+    /// The per-request access-log line.
+    pub access_log: Option<RawAccessLog>,
+}
+
+/// The access log's settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RawAccessLog {
+    /// Write one JSON line per request through the log (default true).
+    pub enabled: Option<bool>,
+    /// Query parameters whose values are written as `[redacted]`, compared without regard to
+    /// case (at most 64 names). Replaces the default list (`token`, `access_token`, `id_token`,
+    /// `api_key`, `apikey`, `key`, `sig`, `signature`, `password`); the API-key query parameter
+    /// and `access_token` are always redacted.
+    pub redact_query: Option<Vec<String>>,
 }
 
 /// Time limits for one upstream attempt.

@@ -10,6 +10,7 @@ use http::Method;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+mod access_log;
 mod auth;
 mod cache;
 mod exposure;
@@ -243,6 +244,7 @@ fn check_settings(raw: &RawSettings, errors: &mut Errors) -> Settings {
             errors,
         ),
         client_location: failover::client_location(&raw.client_location, errors),
+        access_log: access_log::check(raw.access_log.as_ref(), errors),
     }
 }
 

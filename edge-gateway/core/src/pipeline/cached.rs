@@ -19,6 +19,7 @@ use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 
 use super::{Gateway, Matched, Outgoing, RequestIds, copy_head, route};
+use crate::access_log::Phase;
 use crate::body::Body;
 use crate::cache::conditional::{self, Answer};
 use crate::cache::status::ttl_of;
@@ -29,7 +30,7 @@ use crate::config::Config;
 use crate::config::Pool;
 use crate::config::edge_cache::RouteCache;
 use crate::error::GatewayError;
-use crate::forward::{self, REQUEST_ID, Trace};
+use crate::forward::REQUEST_ID;
 use crate::pipeline::ClientInfo;
 use crate::ports::{Clock, EdgeCache, Level, Log, Ports, UnixMillis};
 use crate::stages::Health;
@@ -101,6 +102,7 @@ impl Gateway {
             Some(entry) if !entry.vary_matches(&outgoing.head.headers) => (None, Forward::VaryMiss),
             Some(entry) => (Some(entry), Forward::Miss),
         };
+        cx.ids.lap(ports, Phase::Cache, now);
         let Some(entry) = entry else {
             return Ok((fetch_and_store(ports, cx, outgoing, body, &key, &path, reason).await?, None));
         };
@@ -143,8 +145,7 @@ impl Gateway {
             return;
         }
         let Some(entry) = edge_cache::lookup(ports, &deferred.key).await else { return };
-        let trace = Trace::start(&head.headers, ports.entropy());
-        let ids = RequestIds { request_id: forward::trace::request_id(&head.headers, &trace), trace };
+        let ids = RequestIds::for_head(ports, &head);
         self.health.refresh(ports).await;
         let (pool, selection) = self.regions_for(
             ports,
@@ -173,8 +174,10 @@ impl Gateway {
     }
 }
 
-/// A response served from the cache, with this request's id.
+/// A response served from the cache, with this request's id. The `Server-Timing` it was stored
+/// with timed the request that filled it: it goes (this request's phases are added at the end).
 fn served<S>(mut response: Response<Body<S>>, ids: &RequestIds) -> Response<Body<S>> {
+    response.headers_mut().remove(super::failover::SERVER_TIMING);
     if let Ok(id) = HeaderValue::from_str(&ids.request_id) {
         response.headers_mut().insert(REQUEST_ID, id);
     }

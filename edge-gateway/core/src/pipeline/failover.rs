@@ -24,6 +24,7 @@ use http::{HeaderName, HeaderValue, Method, Request, Response};
 
 use super::Outgoing;
 use super::cached::Context;
+use crate::access_log::Phase;
 use crate::body::Body;
 use crate::error::GatewayError;
 use crate::forward::{self, ForwardFacts};
@@ -35,7 +36,7 @@ use crate::ports::{BodyError, Clock, Level, Log, Ports, Timeouts, Upstream, Upst
 pub(super) const EDGE_ATTEMPTS: HeaderName = HeaderName::from_static("x-edge-attempts");
 /// The header that makes a non-idempotent request safe to send twice.
 pub(super) const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
-const SERVER_TIMING: HeaderName = HeaderName::from_static("server-timing");
+pub(super) const SERVER_TIMING: HeaderName = HeaderName::from_static("server-timing");
 
 /// A request body, kept for replay when it can be.
 enum Replay<S> {
@@ -96,8 +97,22 @@ async fn keep<P: Ports>(
     }
 }
 
-/// Sends the request to the selected regions in turn until one answers usefully.
+/// Sends the request to the selected regions in turn until one answers usefully, timed as the
+/// `upstream` phase of the access log.
 pub(super) async fn forward<P: Ports>(
+    ports: &P,
+    cx: &Context<'_, '_>,
+    outgoing: Outgoing,
+    body: Body<P::Stream>,
+) -> Result<Response<Body<P::Stream>>, GatewayError> {
+    let since = ports.clock().now();
+    let result = attempts(ports, cx, outgoing, body).await;
+    cx.ids.lap(ports, Phase::Upstream, since);
+    result
+}
+
+/// The attempt loop itself.
+async fn attempts<P: Ports>(
     ports: &P,
     cx: &Context<'_, '_>,
     outgoing: Outgoing,
@@ -169,6 +184,7 @@ pub(super) async fn forward<P: Ports>(
             response: route.timeouts.response.min(left),
         };
         let permit = cx.health.permit(pool, &region.name, now);
+        cx.ids.note(|r| r.tried.push(region.name.clone()));
         let sent = ports.upstream().send(request, timeouts).await;
         let done = clock.now();
         let (outcome, again, failure) = match sent {
@@ -236,6 +252,7 @@ fn answer<S>(
     took_ms: u64,
 ) -> Response<Body<S>> {
     let (mut parts, body) = response.into_parts();
+    cx.ids.note(|r| r.region = Some(region.to_owned()));
     forward::client_headers(&mut parts.headers, &cx.ids.request_id, region, &cx.matched.route.id);
     parts.headers.insert(EDGE_ATTEMPTS, HeaderValue::from(attempts));
     let timing = format!("upstream;dur={took_ms};desc=\"{}\"", region.replace(['"', '\\'], ""));
