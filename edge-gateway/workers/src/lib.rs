@@ -3,7 +3,8 @@
 //! This is the only crate that names `worker`. It turns the runtime's `Request` into the core's
 //! `http::Request` without touching the body stream, implements the core's ports over Workers
 //! facilities (KV binding `ROUTES`, the `RateLimiter` Durable Objects of exact rate limits,
-//! `fetch`, `Date.now`, `crypto.getRandomValues`, `console`),
+//! `fetch`, `Date.now`, `crypto.getRandomValues`, `console`, and the optional Analytics Engine
+//! dataset `ANALYTICS` for per-request data points),
 //! and turns the core's response back into a runtime `Response`. Bodies stay JavaScript
 //! `ReadableStream`s end to end: they never cross into wasm memory.
 //!
@@ -15,6 +16,7 @@
 //! re-reads beside its own passive observations (see the core's `stages::health`).
 #![deny(missing_docs)]
 
+mod analytics;
 mod cache;
 mod convert;
 mod headers;

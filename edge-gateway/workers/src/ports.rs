@@ -9,8 +9,8 @@ use edge_gateway_core::Body;
 use std::time::Duration;
 
 use edge_gateway_core::ports::{
-    BodyError, Clock, Entropy, Fetch as FetchPort, FetchError, Fetched, KeyValue, KvError, Level, Log, Ports,
-    Timeouts, UnixMillis, Upstream, UpstreamError,
+    BodyError, Clock, Entropy, Fetch as FetchPort, FetchError, Fetched, KeyValue, KvError, Level, Log,
+    Metrics, Ports, Timeouts, UnixMillis, Upstream, UpstreamError,
 };
 use futures_util::future::{Either, select};
 use std::rc::Rc;
@@ -18,6 +18,7 @@ use worker::wasm_bindgen::prelude::wasm_bindgen;
 
 use worker::{Context, Delay, Env, web_sys};
 
+use crate::analytics::Analytics;
 use crate::cache::DefaultCache;
 use crate::convert;
 use crate::headers::to_header_map;
@@ -50,11 +51,13 @@ pub(crate) struct WorkersPorts {
     clock: JsClock,
     entropy: WebCrypto,
     log: Console,
+    analytics: Option<Analytics>,
 }
 
 impl WorkersPorts {
     pub(crate) fn new(env: Env, ctx: Rc<Context>) -> WorkersPorts {
         WorkersPorts {
+            analytics: Analytics::from_env(&env),
             counters: WorkersCounters::new(env.clone()),
             kv: RoutesKv(env),
             upstream: Fetch,
@@ -107,6 +110,10 @@ impl Ports for WorkersPorts {
     // Read only when a request is for an admin path.
     fn admin_secret(&self) -> Option<String> {
         self.kv.secret(ADMIN_SECRET)
+    }
+    // Present only with the optional `ANALYTICS` dataset binding.
+    fn metrics(&self) -> Option<&dyn Metrics> {
+        self.analytics.as_ref().map(|a| a as &dyn Metrics)
     }
     fn clock(&self) -> &JsClock {
         &self.clock
